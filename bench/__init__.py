@@ -1,0 +1,1 @@
+"""Benchmarks of the bus against its physical limits (``python -m bench``)."""

@@ -1,0 +1,1 @@
+"""Subscriber API and CLI: read a recipient's feed as typed models."""

@@ -1,0 +1,1 @@
+"""intelbus: the shared package of producers, consumers and services (settings, clients, serde)."""

@@ -1,0 +1,5 @@
+import sys
+
+from intelbus.cli import main
+
+sys.exit(main())

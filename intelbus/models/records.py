@@ -1,0 +1,332 @@
+"""Pydantic models of the event contract, one per named Avro record in ``schemas/avro``.
+
+The Avro schemas are the contract; these models mirror them field by field (a test walks
+both and proves it) and add what Avro cannot say: country codes, time zones, ordering of
+times, non-empty identifiers, coordinate ranges. Python attributes are snake_case; the
+wire names (aliases) are the schemas' camelCase names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, ClassVar, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from intelbus.models.countries import ISO_3166_ALPHA2
+from intelbus.models.enums import (
+    AuthorizationKind,
+    Category,
+    Component,
+    DeclaredPurpose,
+    Marking,
+    OutcomeKind,
+    PnrSourceRegion,
+    Priority,
+    SensitiveCategory,
+    ThreatLevel,
+    Tlp,
+)
+
+__all__ = [
+    "CaseOutcome",
+    "DisclosureAuthorization",
+    "Handling",
+    "Location",
+    "Lookout",
+    "OfficerSafetyAlert",
+    "Originator",
+    "PersonIdentity",
+    "PnrExtract",
+    "Record",
+    "SensitivePnrItem",
+    "Subjects",
+    "Vehicle",
+    "Vessel",
+]
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _country(code: str) -> str:
+    if code not in ISO_3166_ALPHA2:
+        raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+Country = Annotated[str, AfterValidator(_country)]
+
+
+def _utc_millis(value: dt.datetime) -> dt.datetime:
+    # Avro timestamp-millis keeps UTC milliseconds; normalising here makes a round trip exact.
+    value = value.astimezone(dt.UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_utc_millis)]
+_ALIEN_NUMBER = re.compile(r"A?\d{8,9}")
+_VIN = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
+
+
+def _alien_number(value: str) -> str:
+    if not _ALIEN_NUMBER.fullmatch(value):
+        raise ValueError("an alien number is 'A' followed by 8 or 9 digits")
+    return value
+
+
+def _vin(value: str) -> str:
+    if not _VIN.fullmatch(value):
+        raise ValueError("a VIN is 17 letters and digits, without I, O or Q")
+    return value
+
+
+def _ordered(earlier: dt.datetime, later: dt.datetime, names: str) -> None:
+    if later <= earlier:
+        raise ValueError(f"{names}: the second must be after the first")
+
+
+class Record(BaseModel):
+    """Base of every model of a named Avro record."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+    )
+    avro_name: ClassVar[str]
+
+    def to_avro(self) -> dict[str, object]:
+        """The record as fastavro expects it (wire names, datetimes kept as datetimes)."""
+        return self.model_dump(by_alias=True)
+
+
+class Originator(Record):
+    avro_name = "intelbus.Originator"
+    agency: NonEmpty
+    department: NonEmpty = "DHS"
+    component: Component = Component.OTHER
+    office: NonEmpty
+    point_of_contact: NonEmpty
+
+    @property
+    def is_dhs(self) -> bool:
+        return self.department.upper() == "DHS"
+
+
+class PersonIdentity(Record):
+    avro_name = "intelbus.PersonIdentity"
+    given_name: NonEmpty
+    sur_name: NonEmpty
+    middle_name: str | None = None
+    aliases: list[NonEmpty] = []
+    birth_date: dt.date | None = None
+    citizenship_country: Country | None = None
+    passport_number: NonEmpty | None = None
+    passport_country: Country | None = None
+    alien_number: Annotated[str, AfterValidator(_alien_number)] | None = None
+    fbi_number: NonEmpty | None = None
+    eu_resident: bool = False
+
+    @property
+    def key(self) -> str:
+        """The most specific identifier, used as the Kafka key of events about this person."""
+        if self.alien_number:
+            return f"person:a:{self.alien_number}"
+        if self.passport_number:
+            return f"person:passport:{self.passport_country or ''}:{self.passport_number}"
+        if self.fbi_number:
+            return f"person:fbi:{self.fbi_number}"
+        born = self.birth_date.isoformat() if self.birth_date else ""
+        return f"person:name:{self.sur_name.upper()}:{self.given_name.upper()}:{born}"
+
+
+class Vehicle(Record):
+    avro_name = "intelbus.Vehicle"
+    plate: NonEmpty | None = None
+    plate_jurisdiction: NonEmpty | None = None
+    vin: Annotated[str, AfterValidator(_vin)] | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _identified(self) -> Self:
+        if not (self.plate or self.vin):
+            raise ValueError("a vehicle needs a plate or a VIN")
+        return self
+
+    @property
+    def key(self) -> str:
+        if self.vin:
+            return f"vehicle:vin:{self.vin}"
+        return f"vehicle:plate:{self.plate_jurisdiction or ''}:{self.plate}"
+
+
+class Vessel(Record):
+    avro_name = "intelbus.Vessel"
+    name: NonEmpty | None = None
+    hull_id: NonEmpty | None = None
+    call_sign: NonEmpty | None = None
+    flag_country: Country | None = None
+
+    @model_validator(mode="after")
+    def _identified(self) -> Self:
+        if not (self.hull_id or self.call_sign or self.name):
+            raise ValueError("a vessel needs a hull id, a call sign or a name")
+        return self
+
+    @property
+    def key(self) -> str:
+        if self.hull_id:
+            return f"vessel:hull:{self.hull_id}"
+        if self.call_sign:
+            return f"vessel:callsign:{self.call_sign}"
+        return f"vessel:name:{(self.name or '').upper()}"
+
+
+class Subjects(Record):
+    avro_name = "intelbus.Subjects"
+    persons: list[PersonIdentity] = []
+    vehicles: list[Vehicle] = []
+    vessels: list[Vessel] = []
+
+    @property
+    def key(self) -> str | None:
+        """The first identifier (person, vehicle, vessel): events about it share a partition."""
+        for items in (self.persons, self.vehicles, self.vessels):
+            if items:
+                return items[0].key
+        return None
+
+
+class Location(Record):
+    avro_name = "intelbus.Location"
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    place_name: NonEmpty
+    area_code: NonEmpty
+    country: Country = "US"
+
+    @model_validator(mode="after")
+    def _both_coordinates(self) -> Self:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude go together: give both or neither")
+        return self
+
+
+class Handling(Record):
+    avro_name = "intelbus.Handling"
+    markings: list[Marking] = []
+    tlp: Tlp = Tlp.AMBER
+    approved_recipients: list[NonEmpty] = []
+
+
+class SensitivePnrItem(Record):
+    avro_name = "intelbus.SensitivePnrItem"
+    category: SensitiveCategory
+    code: NonEmpty
+    text: str | None = None
+
+
+class PnrExtract(Record):
+    avro_name = "intelbus.PnrExtract"
+    source_region: PnrSourceRegion
+    loaded_at: Instant
+    record_locator: NonEmpty
+    carrier_code: NonEmpty
+    flight_number: NonEmpty
+    route: list[NonEmpty] = []
+    passenger_names: list[str] = []
+    contact_data: list[str] = []
+    general_remarks: list[str] = []
+    api_data: list[str] = []
+    sensitive: list[SensitivePnrItem] = []
+    analysis: str | None = None
+
+
+class Lookout(Record):
+    avro_name = "intelbus.Lookout"
+    event_id: NonEmpty
+    version: int = Field(default=1, ge=1)
+    issued_at: Instant
+    valid_until: Instant
+    originator: Originator
+    category: Category
+    priority: Priority = Priority.ROUTINE
+    declared_purpose: DeclaredPurpose
+    subjects: Subjects
+    narrative: NonEmpty
+    areas: list[NonEmpty] = []
+    case_reference: NonEmpty | None = None
+    handling: Handling
+    pnr: PnrExtract | None = None
+
+    @model_validator(mode="after")
+    def _times(self) -> Self:
+        _ordered(self.issued_at, self.valid_until, "issuedAt, validUntil")
+        return self
+
+
+class OfficerSafetyAlert(Record):
+    avro_name = "intelbus.OfficerSafetyAlert"
+    event_id: NonEmpty
+    version: int = Field(default=1, ge=1)
+    issued_at: Instant
+    window_start: Instant
+    window_end: Instant
+    originator: Originator
+    threat_level: ThreatLevel
+    location: Location
+    subjects: Subjects
+    armed_and_dangerous: bool = False
+    narrative: NonEmpty
+    case_reference: NonEmpty | None = None
+    handling: Handling
+
+    @model_validator(mode="after")
+    def _times(self) -> Self:
+        _ordered(self.window_start, self.window_end, "windowStart, windowEnd")
+        return self
+
+
+class DisclosureAuthorization(Record):
+    avro_name = "intelbus.DisclosureAuthorization"
+    authorization_id: NonEmpty
+    kind: AuthorizationKind
+    recipient: NonEmpty
+    event_id: NonEmpty | None = None
+    case_reference: NonEmpty | None = None
+    purpose: DeclaredPurpose
+    approving_office: NonEmpty
+    written_understanding: NonEmpty
+    granted_at: Instant
+    valid_from: Instant
+    valid_until: Instant
+    revoked: bool = False
+
+    @model_validator(mode="after")
+    def _scope_and_times(self) -> Self:
+        if not (self.event_id or self.case_reference):
+            raise ValueError("an authorization must name an eventId or a caseReference")
+        _ordered(self.valid_from, self.valid_until, "validFrom, validUntil")
+        return self
+
+
+class CaseOutcome(Record):
+    avro_name = "intelbus.CaseOutcome"
+    outcome_id: NonEmpty
+    event_id: NonEmpty
+    reported_by: NonEmpty
+    reported_at: Instant
+    outcome: OutcomeKind
+    detail: NonEmpty
+    case_reference: NonEmpty | None = None

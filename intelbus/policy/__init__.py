@@ -1,0 +1,1 @@
+"""Sharing policy: recipients and rules as data (``policies/``), and their evaluation."""

@@ -1,0 +1,151 @@
+"""Avro on the wire: the schema files, the registry, and confluent-kafka's serializers.
+
+Subject naming is pinned to **RecordNameStrategy** (subject = the record's full name, e.g.
+``intelbus.Lookout``): a recipient's feed carries several record types (lookouts, alerts,
+pointers), which TopicNameStrategy cannot express, and one record type then evolves under one
+subject whichever topics carry it. It is pinned explicitly because confluent-kafka >= 2.14
+otherwise defaults to the ASSOCIATED strategy, which calls an endpoint Apicurio lacks.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from confluent_kafka.schema_registry import (
+    Schema,
+    SchemaRegistryClient,
+    record_subject_name_strategy,
+)
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from intelbus.models import (
+    CaseOutcome,
+    DisclosureAuthorization,
+    Lookout,
+    OfficerSafetyAlert,
+    Record,
+)
+from intelbus.settings import Settings
+
+__all__ = [
+    "COMPATIBILITY",
+    "MESSAGE_TYPES",
+    "RecordSerde",
+    "expanded_schema",
+    "register_schemas",
+    "registry_client",
+]
+
+R = TypeVar("R", bound=Record)
+
+# Records that travel as Kafka message values (the others are nested inside them).
+MESSAGE_TYPES: tuple[type[Record], ...] = (
+    Lookout,
+    OfficerSafetyAlert,
+    DisclosureAuthorization,
+    CaseOutcome,
+)
+COMPATIBILITY = "BACKWARD"
+_PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+
+
+def _inline(node: Any, schemas_dir: Path, defined: set[str]) -> Any:
+    """Replace references to named types kept in their own files by their definitions.
+
+    Avro allows a named type to be defined once per schema; later uses stay references.
+    """
+    if isinstance(node, str):
+        if node in _PRIMITIVES or node in defined:
+            return node
+        path = schemas_dir / f"{node}.avsc"
+        if not path.is_file():
+            raise ValueError(f"schema type {node!r} is neither defined nor in {path}")
+        return _inline(json.loads(path.read_text()), schemas_dir, defined)
+    if isinstance(node, list):
+        return [_inline(item, schemas_dir, defined) for item in node]
+    if isinstance(node, dict):
+        kind = node.get("type")
+        if kind in ("record", "enum", "fixed"):
+            defined.add(f"{node.get('namespace', 'intelbus')}.{node['name']}")
+        expanded = dict(node)
+        if kind == "record":
+            expanded["fields"] = [
+                {**field, "type": _inline(field["type"], schemas_dir, defined)}
+                for field in node["fields"]
+            ]
+        elif kind == "array":
+            expanded["items"] = _inline(node["items"], schemas_dir, defined)
+        elif kind == "map":
+            expanded["values"] = _inline(node["values"], schemas_dir, defined)
+        elif isinstance(kind, (dict, list)) or (isinstance(kind, str) and "." in kind):
+            expanded["type"] = _inline(kind, schemas_dir, defined)
+        return expanded
+    return node
+
+
+@cache
+def expanded_schema(schemas_dir: Path, full_name: str) -> str:
+    """The self-contained schema of ``full_name`` (all named types inlined), as JSON."""
+    return json.dumps(_inline(full_name, schemas_dir, set()), separators=(",", ":"))
+
+
+def registry_client(settings: Settings) -> SchemaRegistryClient:
+    return SchemaRegistryClient({"url": settings.schema_registry_url})
+
+
+class RecordSerde(Generic[R]):
+    """Serializer and deserializer of one record type, in the Confluent wire format."""
+
+    def __init__(self, client: SchemaRegistryClient, model: type[R], schemas_dir: Path) -> None:
+        self.model = model
+        schema = expanded_schema(schemas_dir, model.avro_name)
+        self._serializer = AvroSerializer(
+            client,
+            schema,
+            conf={
+                # Schemas are registered deliberately (`intelbus schemas register`), never by
+                # whichever producer runs first.
+                "auto.register.schemas": False,
+                "subject.name.strategy": record_subject_name_strategy,
+            },
+        )
+        # The reader schema maps unknown enum symbols to their defaults (e.g. an unknown
+        # marking to UNKNOWN, which policy refuses to route).
+        self._deserializer = AvroDeserializer(client, schema)
+
+    def serialize(self, record: Record, topic: str) -> bytes:
+        data = self._serializer(record.to_avro(), SerializationContext(topic, MessageField.VALUE))
+        assert isinstance(data, bytes)
+        return data
+
+    def deserialize_dict(self, data: bytes, topic: str) -> dict[str, Any]:
+        decoded = self._deserializer(data, SerializationContext(topic, MessageField.VALUE))
+        if not isinstance(decoded, dict):
+            raise ValueError(f"expected a record, decoded {type(decoded).__name__}")
+        return decoded
+
+    def deserialize(self, data: bytes, topic: str) -> R:
+        return self.model.model_validate(self.deserialize_dict(data, topic))
+
+
+def register_schemas(
+    client: SchemaRegistryClient,
+    schemas_dir: Path,
+    models: tuple[type[Record], ...] = MESSAGE_TYPES,
+) -> dict[str, int]:
+    """Register each message type under its record-name subject with BACKWARD compatibility.
+
+    Idempotent: registering an unchanged schema returns its existing id. Returns subject -> id.
+    """
+    ids: dict[str, int] = {}
+    for model in models:
+        subject = model.avro_name
+        # Compatibility first, so that even the first version is checked against later ones.
+        client.set_compatibility(subject_name=subject, level=COMPATIBILITY)
+        schema = Schema(expanded_schema(schemas_dir, subject), "AVRO")
+        ids[subject] = client.register_schema(subject, schema)
+    return ids

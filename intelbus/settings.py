@@ -1,0 +1,77 @@
+"""Settings from environment variables, with defaults that run the local stack on one machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["PROJECT_ROOT", "Settings"]
+
+# Schemas, policies and deploy files are data beside the packages (editable install).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob of intelbus: each field reads ``INTELBUS_<NAME>`` unless an alias says so."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INTELBUS_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    home: Path = Field(
+        default=Path.home() / ".intelbus",
+        description="State of the local stack: data, logs, pid files.",
+    )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Fetched Maven artifacts (default: <home>/cache); shared by stacks.",
+    )
+    kafka_port: int = Field(default=9092, ge=1, le=65535)
+    controller_port: int = Field(default=9093, ge=1, le=65535)
+    registry_port: int = Field(default=8081, ge=1, le=65535)
+    registry_management_port: int = Field(default=9081, ge=1, le=65535)
+    kafka_versions: list[str] = Field(
+        default=["4.1.1", "4.1.2", "4.1.0", "4.2.0", "4.0.1"],
+        description="Kafka versions to try, preferred first, then neighbours.",
+    )
+    registry_versions: list[str] = Field(default=["3.3.3", "3.3.2"])
+    java_home: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("INTELBUS_JAVA_HOME", "JAVA_HOME"),
+    )
+    kafka_heap: str = "1g"
+    registry_heap: str = "512m"
+    start_timeout_s: float = 120.0
+
+    bootstrap_servers_override: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "INTELBUS_BOOTSTRAP_SERVERS"),
+    )
+    schema_registry_url_override: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SCHEMA_REGISTRY_URL", "INTELBUS_SCHEMA_REGISTRY_URL"),
+    )
+    topic_prefix: str = Field(
+        default="",
+        description="Prepended to every topic name; lets several buses share one cluster.",
+    )
+    topics_file: Path = PROJECT_ROOT / "deploy" / "topics.yaml"
+    schemas_dir: Path = PROJECT_ROOT / "schemas" / "avro"
+    policies_dir: Path = PROJECT_ROOT / "policies"
+
+    @property
+    def artifact_cache(self) -> Path:
+        return self.cache_dir or self.home / "cache"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.bootstrap_servers_override or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def schema_registry_url(self) -> str:
+        return (
+            self.schema_registry_url_override
+            or f"http://127.0.0.1:{self.registry_port}/apis/ccompat/v7"
+        )

@@ -1,0 +1,172 @@
+"""The local stack: one Kafka node and one Apicurio Registry, as background processes.
+
+Layout under ``home`` (INTELBUS_HOME):
+
+    kafka/data/         Kafka's log directory (the system of record)
+    registry/data/      the registry's H2 database file
+    logs/*.log          each server's output
+    run/*.pid           pid files
+    cache/              Maven artifacts (INTELBUS_CACHE_DIR to share one cache)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from intelbus.errors import IntelbusError
+from intelbus.settings import Settings
+from intelbus.stack import nodes
+from intelbus.stack.artifacts import ensure_artifacts
+from intelbus.stack.java import find_java
+from intelbus.stack.ports import ensure_free
+from intelbus.stack.process import ManagedProcess
+from intelbus.waiting import Timeout, wait_for
+
+__all__ = ["LocalStack", "ServiceStatus"]
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    pid: int | None
+    healthy: bool
+    address: str
+    log: str
+
+    @property
+    def state(self) -> str:
+        if self.pid is None:
+            return "stopped"
+        return "healthy" if self.healthy else "starting/unhealthy"
+
+
+class LocalStack:
+    def __init__(self, settings: Settings, say: Say = print) -> None:
+        self.settings = settings
+        self.say = say
+        home = settings.home
+        marker = "-Dintelbus.service={name}@" + str(home.resolve())
+        self.kafka = ManagedProcess(
+            "kafka", home / "run", home / "logs", marker.format(name="kafka")
+        )
+        self.registry = ManagedProcess(
+            "registry", home / "run", home / "logs", marker.format(name="registry")
+        )
+
+    # -- probes ---------------------------------------------------------------------------
+
+    def kafka_ready(self) -> bool:
+        return nodes.kafka_is_ready(self.settings.bootstrap_servers, self.settings.kafka_port)
+
+    def registry_ready(self) -> bool:
+        return nodes.registry_is_ready(self.settings.registry_management_port)
+
+    def is_up(self) -> bool:
+        return (
+            self.kafka.pid() is not None
+            and self.registry.pid() is not None
+            and self.kafka_ready()
+            and self.registry_ready()
+        )
+
+    def status(self) -> list[ServiceStatus]:
+        s = self.settings
+        return [
+            ServiceStatus(
+                "kafka",
+                self.kafka.pid(),
+                self.kafka.pid() is not None and self.kafka_ready(),
+                f"{s.bootstrap_servers} (controller 127.0.0.1:{s.controller_port})",
+                str(self.kafka.log_file),
+            ),
+            ServiceStatus(
+                "registry",
+                self.registry.pid(),
+                self.registry.pid() is not None and self.registry_ready(),
+                f"{s.schema_registry_url} (health :{s.registry_management_port})",
+                str(self.registry.log_file),
+            ),
+        ]
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def up(self) -> bool:
+        """Start whatever is not running and wait until both answer. False if already up."""
+        if self.is_up():
+            self.say(f"local stack already running (home {self.settings.home}); nothing to do")
+            return False
+        s = self.settings
+        started = time.monotonic()
+        jdk = find_java(s.java_home)
+        artifacts = ensure_artifacts(
+            s.artifact_cache, s.kafka_versions, s.registry_versions, self.say
+        )
+        if self.kafka.pid() is None:
+            ensure_free(s.kafka_port, "Kafka broker")
+            ensure_free(s.controller_port, "Kafka controller")
+            config = nodes.prepare_kafka(
+                jdk.java, artifacts.kafka_libs, s.home / "kafka", s.kafka_port, s.controller_port
+            )
+            self.say(f"starting Kafka {artifacts.kafka_version} (Java {jdk.major}) ...")
+            self.kafka.start(
+                nodes.kafka_argv(
+                    jdk.java, artifacts.kafka_libs, config, s.kafka_heap, self.kafka.marker
+                ),
+                cwd=s.home / "kafka",
+            )
+        if self.registry.pid() is None:
+            ensure_free(s.registry_port, "schema registry")
+            ensure_free(s.registry_management_port, "schema registry health")
+            self.say(f"starting Apicurio Registry {artifacts.registry_version} ...")
+            self.registry.start(
+                nodes.registry_argv(
+                    jdk.java,
+                    artifacts.registry_jar,
+                    data_dir=s.home / "registry" / "data",
+                    port=s.registry_port,
+                    management_port=s.registry_management_port,
+                    heap=s.registry_heap,
+                    marker=self.registry.marker,
+                ),
+                cwd=s.home / "registry",
+            )
+        self._await(self.kafka, self.kafka_ready, "Kafka to answer a metadata request")
+        self._await(self.registry, self.registry_ready, "the registry's health check")
+        self.say(
+            f"local stack up in {time.monotonic() - started:.1f}s\n"
+            f"  kafka     {s.bootstrap_servers}\n"
+            f"  registry  {s.schema_registry_url}\n"
+            f"  data      {s.home}"
+        )
+        return True
+
+    def _await(self, process: ManagedProcess, ready: Callable[[], bool], what: str) -> None:
+        def ready_or_dead() -> bool:
+            if process.pid() is None:
+                raise IntelbusError(
+                    f"{process.name} exited while starting; the end of {process.log_file}:\n"
+                    + process.tail(25)
+                )
+            return ready()
+
+        try:
+            wait_for(ready_or_dead, timeout=self.settings.start_timeout_s, what=what, interval=0.2)
+        except Timeout as timeout:
+            raise IntelbusError(
+                f"{timeout}; the end of {process.log_file}:\n{process.tail(25)}"
+            ) from None
+
+    def down(self) -> bool:
+        """Stop both servers (registry first: it is Kafka's client). False if none ran."""
+        stopped = False
+        for process in (self.registry, self.kafka):
+            if process.stop():
+                self.say(f"stopped {process.name}")
+                stopped = True
+        if not stopped:
+            self.say("local stack is not running; nothing to stop")
+        return stopped

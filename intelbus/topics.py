@@ -1,0 +1,185 @@
+"""Topics as code: read ``deploy/topics.yaml``, name every topic, and apply it idempotently."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+)
+from pydantic import BaseModel, ConfigDict, Field
+
+from intelbus.errors import IntelbusError
+from intelbus.yamlfile import load_yaml_model
+
+__all__ = ["TopicMap", "TopicSpec", "apply_topics", "load_topic_map"]
+
+TOPIC_ROLES = (
+    "lookouts",
+    "officer_safety",
+    "authorizations",
+    "outcomes",
+    "decisions",
+    "dead_letter",
+)
+_TIMEOUT_S = 30
+
+
+class _Declared(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    partitions: int | None = Field(default=None, ge=1)
+    replication_factor: int | None = Field(default=None, ge=1)
+    config: dict[str, str] = {}
+
+
+class _Defaults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    partitions: int = Field(ge=1)
+    replication_factor: int = Field(ge=1)
+    config: dict[str, str] = {}
+
+
+class _TopicsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    defaults: _Defaults
+    topics: dict[Literal[TOPIC_ROLES], _Declared]  # type: ignore[valid-type]
+    feeds: _Declared
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int
+    config: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TopicMap:
+    """The topic names of one bus (prefix included) and their declared settings."""
+
+    prefix: str
+    _file: _TopicsFile
+
+    def _spec(self, declared: _Declared, name: str) -> TopicSpec:
+        defaults = self._file.defaults
+        return TopicSpec(
+            name=self.prefix + name,
+            partitions=declared.partitions or defaults.partitions,
+            replication_factor=declared.replication_factor or defaults.replication_factor,
+            config=defaults.config | declared.config,
+        )
+
+    def role(self, role: str) -> TopicSpec:
+        declared = self._file.topics[role]
+        return self._spec(declared, declared.name)
+
+    @property
+    def lookouts(self) -> str:
+        return self.role("lookouts").name
+
+    @property
+    def officer_safety(self) -> str:
+        return self.role("officer_safety").name
+
+    @property
+    def authorizations(self) -> str:
+        return self.role("authorizations").name
+
+    @property
+    def outcomes(self) -> str:
+        return self.role("outcomes").name
+
+    @property
+    def decisions(self) -> str:
+        return self.role("decisions").name
+
+    @property
+    def dead_letter(self) -> str:
+        return self.role("dead_letter").name
+
+    def feed(self, recipient: str) -> str:
+        return self.feed_spec(recipient).name
+
+    def feed_spec(self, recipient: str) -> TopicSpec:
+        feeds = self._file.feeds
+        return self._spec(feeds, feeds.name.format(recipient=recipient))
+
+    def specs(self, recipients: Iterable[str]) -> list[TopicSpec]:
+        return [self.role(role) for role in TOPIC_ROLES] + [
+            self.feed_spec(recipient) for recipient in recipients
+        ]
+
+
+def load_topic_map(path: Path, prefix: str = "") -> TopicMap:
+    return TopicMap(prefix, load_yaml_model(path, _TopicsFile))
+
+
+def _result(future: object) -> None:
+    future.result(timeout=_TIMEOUT_S)  # type: ignore[attr-defined]
+
+
+def apply_topics(admin: AdminClient, specs: list[TopicSpec]) -> dict[str, str]:
+    """Create missing topics, add partitions and set configs where they differ.
+
+    Returns what was done per topic: "created", "updated: ..." or "unchanged".
+    """
+    existing = admin.list_topics(timeout=_TIMEOUT_S).topics
+    outcome: dict[str, str] = {}
+    missing = [spec for spec in specs if spec.name not in existing]
+    if missing:
+        futures = admin.create_topics(
+            [
+                NewTopic(s.name, s.partitions, s.replication_factor, config=s.config)
+                for s in missing
+            ],
+            operation_timeout=_TIMEOUT_S,
+        )
+        for name, future in futures.items():
+            try:
+                _result(future)
+                outcome[name] = "created"
+            except KafkaException as error:
+                if "TOPIC_ALREADY_EXISTS" not in str(error):
+                    raise IntelbusError(f"creating topic {name} failed: {error}") from None
+                outcome[name] = "unchanged"
+    for spec in specs:
+        if spec.name in existing:
+            outcome[spec.name] = _align(admin, spec, len(existing[spec.name].partitions))
+    return outcome
+
+
+def _align(admin: AdminClient, spec: TopicSpec, partitions: int) -> str:
+    changes: list[str] = []
+    if spec.partitions > partitions:
+        _result(admin.create_partitions([NewPartitions(spec.name, spec.partitions)])[spec.name])
+        changes.append(f"partitions {partitions}->{spec.partitions}")
+    elif spec.partitions < partitions:
+        changes.append(f"has {partitions} partitions (declared {spec.partitions}; not reduced)")
+    resource = ConfigResource(ConfigResource.Type.TOPIC, spec.name)
+    current = _result_value(admin.describe_configs([resource])[resource])
+    differing = {k: v for k, v in spec.config.items() if current.get(k) != v}
+    if differing:
+        entries = [
+            ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+            for k, v in differing.items()
+        ]
+        resource = ConfigResource(ConfigResource.Type.TOPIC, spec.name, incremental_configs=entries)
+        _result(admin.incremental_alter_configs([resource])[resource])
+        changes.extend(f"{k}={v}" for k, v in differing.items())
+    return "updated: " + ", ".join(changes) if changes else "unchanged"
+
+
+def _result_value(future: object) -> dict[str, str]:
+    entries = future.result(timeout=_TIMEOUT_S)  # type: ignore[attr-defined]
+    return {name: entry.value for name, entry in entries.items()}

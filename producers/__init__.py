@@ -1,0 +1,1 @@
+"""Publishing API and CLI: lookouts, officer-safety alerts, authorizations, case outcomes."""

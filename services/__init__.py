@@ -1,0 +1,1 @@
+"""Long-running services of the bus (the policy router)."""

@@ -1,0 +1,54 @@
+"""Shared fixtures: a real broker and registry for the run, and a private namespace per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from intelbus import clients, serde
+from intelbus.errors import IntelbusError
+from intelbus.policy.recipients import load_recipients
+from intelbus.settings import Settings
+from intelbus.topics import TopicMap, apply_topics, load_topic_map
+from intelbus.waiting import Timeout
+from tests.harness import Endpoints, provide_endpoints
+
+
+@pytest.fixture(scope="session")
+def endpoints() -> Iterator[Endpoints]:
+    """Bootstrap servers and registry URL of a real stack; fails the run if none can start."""
+    try:
+        with provide_endpoints() as found:
+            client = serde.registry_client(_settings(found))
+            serde.register_schemas(client, Settings().schemas_dir)
+            yield found
+    except (IntelbusError, Timeout, OSError) as error:
+        pytest.fail(f"no Kafka broker and schema registry for the tests: {error}", pytrace=False)
+
+
+def _settings(found: Endpoints, prefix: str = "") -> Settings:
+    return Settings(
+        bootstrap_servers_override=found.bootstrap_servers,
+        schema_registry_url_override=found.schema_registry_url,
+        topic_prefix=prefix,
+    )
+
+
+@dataclass(frozen=True)
+class Bus:
+    """A test's own set of topics (unique prefix) on the shared broker."""
+
+    settings: Settings
+    topics: TopicMap
+
+
+@pytest.fixture
+def bus(endpoints: Endpoints) -> Bus:
+    settings = _settings(endpoints, prefix=f"t{uuid.uuid4().hex[:10]}.")
+    topics = load_topic_map(settings.topics_file, settings.topic_prefix)
+    recipients = [recipient.id for recipient in load_recipients(settings.policies_dir)]
+    apply_topics(clients.admin(settings), topics.specs(recipients))
+    return Bus(settings, topics)
