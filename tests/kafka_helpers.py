@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, IsolationLevel, Message, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from intelbus import clients
 from intelbus.settings import Settings
@@ -13,12 +14,19 @@ from intelbus.settings import Settings
 __all__ = ["read_all", "value_of"]
 
 
-def _caught_up(consumer: Consumer, partitions: list[TopicPartition]) -> bool:
-    for position in consumer.position(partitions):
-        _, high = consumer.get_watermark_offsets(position, timeout=5, cached=False)
-        if position.offset < 0 and high > 0:
-            return False
-        if position.offset >= 0 and position.offset < high:
+def _caught_up(consumer: Consumer, admin: AdminClient, partitions: list[TopicPartition]) -> bool:
+    """Has the reader passed the last committed offset of every partition?"""
+    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    ends = admin.list_offsets(
+        {TopicPartition(tp.topic, tp.partition): latest for tp in partitions},
+        isolation_level=IsolationLevel.READ_COMMITTED,
+        request_timeout=10,
+    )
+    positions = {(tp.topic, tp.partition): tp.offset for tp in consumer.position(partitions)}
+    for tp, future in ends.items():
+        end = future.result().offset
+        position = positions[(tp.topic, tp.partition)]
+        if end > 0 and position < end:  # an unread partition's position is negative
             return False
     return True
 
@@ -30,6 +38,7 @@ def read_all(settings: Settings, topic: str, expected: int, timeout: float = 60.
     metadata = consumer.list_topics(topic, timeout=10).topics[topic]
     partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
     consumer.assign(partitions)
+    admin = clients.admin(settings)
     messages: list[Message] = []
     deadline = time.monotonic() + timeout
     try:
@@ -38,7 +47,7 @@ def read_all(settings: Settings, topic: str, expected: int, timeout: float = 60.
                 if message.error():
                     raise RuntimeError(f"reading {topic}: {message.error()}")
                 messages.append(message)
-            if len(messages) >= expected and _caught_up(consumer, partitions):
+            if len(messages) >= expected and _caught_up(consumer, admin, partitions):
                 return messages
             if time.monotonic() > deadline:
                 raise TimeoutError(

@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from intelbus.cli import schemas, stack, topics
 from intelbus.errors import IntelbusError
 from intelbus.settings import Settings
+from producers import cli as publish
 
 __all__ = ["main"]
 
-GROUPS = (stack, topics, schemas)
+GROUPS = (stack, topics, schemas, publish)
 
 
 def build_parser() -> argparse.ArgumentParser:

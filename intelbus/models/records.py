@@ -19,6 +19,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -90,9 +92,12 @@ def _vin(value: str) -> str:
     return value
 
 
-def _ordered(earlier: dt.datetime, later: dt.datetime, names: str) -> None:
-    if later <= earlier:
-        raise ValueError(f"{names}: the second must be after the first")
+def _after(later: dt.datetime, info: ValidationInfo, earlier_field: str) -> dt.datetime:
+    """Check ``later`` against an earlier field (validated before it, so in ``info.data``)."""
+    earlier = info.data.get(earlier_field)
+    if earlier is not None and later <= earlier:
+        raise ValueError(f"must be after {to_camel(earlier_field)} ({earlier.isoformat()})")
+    return later
 
 
 class Record(BaseModel):
@@ -270,10 +275,10 @@ class Lookout(Record):
     handling: Handling
     pnr: PnrExtract | None = None
 
-    @model_validator(mode="after")
-    def _times(self) -> Self:
-        _ordered(self.issued_at, self.valid_until, "issuedAt, validUntil")
-        return self
+    @field_validator("valid_until")
+    @classmethod
+    def _expires_after_issue(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        return _after(value, info, "issued_at")
 
 
 class OfficerSafetyAlert(Record):
@@ -292,10 +297,10 @@ class OfficerSafetyAlert(Record):
     case_reference: NonEmpty | None = None
     handling: Handling
 
-    @model_validator(mode="after")
-    def _times(self) -> Self:
-        _ordered(self.window_start, self.window_end, "windowStart, windowEnd")
-        return self
+    @field_validator("window_end")
+    @classmethod
+    def _window_ends_after_start(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        return _after(value, info, "window_start")
 
 
 class DisclosureAuthorization(Record):
@@ -313,11 +318,15 @@ class DisclosureAuthorization(Record):
     valid_until: Instant
     revoked: bool = False
 
+    @field_validator("valid_until")
+    @classmethod
+    def _expires_after_start(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        return _after(value, info, "valid_from")
+
     @model_validator(mode="after")
-    def _scope_and_times(self) -> Self:
+    def _has_scope(self) -> Self:
         if not (self.event_id or self.case_reference):
             raise ValueError("an authorization must name an eventId or a caseReference")
-        _ordered(self.valid_from, self.valid_until, "validFrom, validUntil")
         return self
 
 

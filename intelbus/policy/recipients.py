@@ -62,7 +62,7 @@ class Recipient(_Strict):
     id: RecipientId
     name: NonEmpty
     point_of_contact: NonEmpty
-    members: tuple[Member, ...] = Field(min_length=1)
+    members: list[Member] = Field(min_length=1)
     subscriptions: Subscription
 
     # Rule most-restrictive: a recipient is judged by its most restricted member.
@@ -81,7 +81,7 @@ class Recipient(_Strict):
 
 
 class RecipientsFile(_Strict):
-    recipients: tuple[Recipient, ...] = Field(min_length=1)
+    recipients: list[Recipient] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
@@ -92,5 +92,5 @@ class RecipientsFile(_Strict):
         return self
 
 
-def load_recipients(policies_dir: Path) -> tuple[Recipient, ...]:
+def load_recipients(policies_dir: Path) -> list[Recipient]:
     return load_yaml_model(policies_dir / RECIPIENTS_FILE, RecipientsFile).recipients

@@ -15,6 +15,7 @@ __all__ = ["REQUIRED_JAVA", "Jdk", "find_java"]
 
 # Apicurio Registry 3.3 is compiled for Java 21 (class file 65); Kafka 4.x needs 17.
 REQUIRED_JAVA = 21
+_JVM_DIR = Path("/usr/lib/jvm")
 _VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
 
@@ -50,9 +51,8 @@ def _candidates(hint: Path | None) -> list[Path]:
     on_path = shutil.which("java")
     if on_path:
         found.append(Path(on_path))
-    jvm_dir = Path("/usr/lib/jvm")
-    if jvm_dir.is_dir():
-        found.extend(sorted(jvm_dir.glob("*/bin/java")))
+    if _JVM_DIR.is_dir():
+        found.extend(sorted(_JVM_DIR.glob("*/bin/java")))
     # De-duplicate while keeping the preference order.
     unique: dict[Path, None] = {}
     for java in found:

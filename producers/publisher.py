@@ -1,0 +1,169 @@
+"""Publish lookouts, officer-safety alerts, authorizations and case outcomes.
+
+``Publisher.publish(record)`` returns once the broker has acknowledged the record (acks=all,
+idempotent producer) and raises :class:`PublishError` otherwise. ``publish_batch`` publishes
+many records in one Kafka transaction: a read_committed reader (the router) sees all of them
+or none, so a broker failure half-way never leaves half a batch on the bus.
+
+Keys keep events about one subject in order: a lookout or alert is keyed by its first
+subject's identifier (falling back to its event id), an authorization by its id (the topic is
+compacted by it), a case outcome by the event it reports on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from intelbus import clients, serde
+from intelbus.errors import IntelbusError
+from intelbus.models import (
+    CaseOutcome,
+    DisclosureAuthorization,
+    Lookout,
+    OfficerSafetyAlert,
+    Record,
+)
+from intelbus.progress import Progress
+from intelbus.settings import Settings
+from intelbus.topics import TopicMap, load_topic_map
+
+__all__ = ["Delivery", "Outgoing", "PublishError", "Publisher", "message_key"]
+
+_ACK_TIMEOUT_S = 60.0
+_TOPIC_ROLE: dict[type[Record], str] = {
+    Lookout: "lookouts",
+    OfficerSafetyAlert: "officer_safety",
+    DisclosureAuthorization: "authorizations",
+    CaseOutcome: "outcomes",
+}
+
+
+class PublishError(IntelbusError):
+    """The broker did not acknowledge what was published."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A validated, serialized record ready to be produced."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    event_id: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    topic: str
+    partition: int
+    offset: int
+
+
+def message_key(record: Record) -> str:
+    match record:
+        case Lookout() | OfficerSafetyAlert():
+            return record.subjects.key or record.event_id
+        case DisclosureAuthorization():
+            return record.authorization_id
+        case CaseOutcome():
+            return record.event_id
+    raise TypeError(f"{type(record).__name__} is not published by producers")
+
+
+def _event_id(record: Record) -> str:
+    if isinstance(record, DisclosureAuthorization):
+        return record.authorization_id
+    if isinstance(record, CaseOutcome):
+        return record.outcome_id
+    assert isinstance(record, Lookout | OfficerSafetyAlert)
+    return record.event_id
+
+
+class Publisher:
+    def __init__(self, settings: Settings, client_id: str = "intelbus-publisher") -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self.topics: TopicMap = load_topic_map(settings.topics_file, settings.topic_prefix)
+        registry = serde.registry_client(settings)
+        self._serdes = {
+            model: serde.RecordSerde(registry, model, settings.schemas_dir) for model in _TOPIC_ROLE
+        }
+        self._producer = clients.producer(settings, client_id)
+
+    def encode(self, record: Record) -> Outgoing:
+        """Serialize ``record`` against the registered schema; nothing is sent yet."""
+        topic = self.topics.role(_TOPIC_ROLE[type(record)]).name
+        return Outgoing(
+            topic=topic,
+            key=message_key(record).encode(),
+            value=self._serdes[type(record)].serialize(record, topic),
+            event_id=_event_id(record),
+        )
+
+    def publish(self, record: Record) -> Delivery:
+        """Publish one record and wait for the broker's acknowledgement."""
+        outgoing = self.encode(record)
+        deliveries: list[Message] = []
+        failures: list[KafkaError] = []
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                failures.append(error)
+            else:
+                deliveries.append(message)
+
+        self._producer.produce(
+            outgoing.topic, outgoing.value, outgoing.key, on_delivery=on_delivery
+        )
+        self._producer.flush(_ACK_TIMEOUT_S)
+        if failures or not deliveries:
+            reason = failures[0] if failures else f"no acknowledgement in {_ACK_TIMEOUT_S:.0f}s"
+            raise PublishError(
+                f"{outgoing.event_id} was not published to {outgoing.topic}: {reason}"
+            )
+        message = deliveries[0]
+        return Delivery(outgoing.topic, message.partition() or 0, message.offset() or 0)
+
+    def publish_batch(self, batch: Iterable[Outgoing], progress: Progress | None = None) -> int:
+        """Publish all of ``batch`` in one transaction; return how many were acknowledged."""
+        producer = clients.transactional_producer(
+            self.settings, self.client_id, f"{self.client_id}-{uuid.uuid4()}"
+        )
+        try:
+            producer.init_transactions(_ACK_TIMEOUT_S)
+            producer.begin_transaction()
+            count = 0
+            for outgoing in batch:
+                _produce_waiting_for_room(producer, outgoing)
+                count += 1
+                if progress:
+                    progress.advance()
+            producer.commit_transaction(_ACK_TIMEOUT_S)
+        except KafkaException as error:
+            _abort_quietly(producer)
+            raise PublishError(f"nothing was published (transaction aborted): {error}") from None
+        return count
+
+    def close(self) -> None:
+        self._producer.flush(_ACK_TIMEOUT_S)
+
+
+def _produce_waiting_for_room(producer: Producer, outgoing: Outgoing) -> None:
+    while True:
+        try:
+            producer.produce(outgoing.topic, outgoing.value, outgoing.key)
+            return
+        except BufferError:
+            # The local queue is full: serve delivery reports until there is room.
+            producer.poll(0.05)
+
+
+def _abort_quietly(producer: Producer) -> None:
+    # If even the abort fails, the broker aborts the transaction when it times out.
+    with contextlib.suppress(KafkaException):
+        producer.abort_transaction(10)

@@ -1,0 +1,53 @@
+"""Topics as code: apply creates what is declared, and applying again changes nothing."""
+
+from __future__ import annotations
+
+from intelbus import clients
+from intelbus.policy.recipients import load_recipients
+from intelbus.topics import apply_topics, load_topic_map
+from tests.conftest import Bus
+
+
+def _describe(bus: Bus, topic: str) -> dict[str, str]:
+    from confluent_kafka.admin import ConfigResource  # noqa: PLC0415
+
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    admin = clients.admin(bus.settings)
+    entries = admin.describe_configs([resource])[resource].result(10)
+    return {name: entry.value for name, entry in entries.items()}
+
+
+def test_apply_creates_declared_topics_with_their_configs(bus: Bus) -> None:
+    """The bus fixture applied the topics: each exists with its partitions and configs."""
+    recipients = [r.id for r in load_recipients(bus.settings.policies_dir)]
+    metadata = clients.admin(bus.settings).list_topics(timeout=10).topics
+    for spec in bus.topics.specs(recipients):
+        assert len(metadata[spec.name].partitions) == spec.partitions
+        config = _describe(bus, spec.name)
+        for key, value in spec.config.items():
+            assert config[key] == value, (spec.name, key)
+    assert _describe(bus, bus.topics.authorizations)["cleanup.policy"] == "compact"
+    assert _describe(bus, bus.topics.decisions)["retention.ms"] == "-1"
+    assert {bus.topics.feed(r) for r in recipients} <= set(metadata)
+
+
+def test_apply_is_idempotent_and_repairs_drift(bus: Bus) -> None:
+    recipients = [r.id for r in load_recipients(bus.settings.policies_dir)]
+    specs = bus.topics.specs(recipients)
+    admin = clients.admin(bus.settings)
+    assert set(apply_topics(admin, specs).values()) == {"unchanged"}
+
+    # Someone changed the decisions topic's retention by hand: apply puts it back.
+    drifted = next(s for s in specs if s.name == bus.topics.decisions)
+    tampered = type(drifted)(
+        drifted.name, drifted.partitions, 1, drifted.config | {"retention.ms": "1000"}
+    )
+    assert apply_topics(admin, [tampered])[drifted.name] == "updated: retention.ms=1000"
+    assert apply_topics(admin, [drifted])[drifted.name] == "updated: retention.ms=-1"
+    assert _describe(bus, drifted.name)["retention.ms"] == "-1"
+
+
+def test_prefix_applies_to_every_topic(bus: Bus) -> None:
+    topics = load_topic_map(bus.settings.topics_file, "abc.")
+    assert all(spec.name.startswith("abc.") for spec in topics.specs(["cbp"]))
+    assert topics.feed("cbp") == "abc.intel.feed.cbp"
