@@ -24,9 +24,12 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from intelbus.models import (
     CaseOutcome,
+    ChainSeal,
     DisclosureAuthorization,
     Lookout,
     OfficerSafetyAlert,
+    Pointer,
+    PolicyDecision,
     Record,
 )
 from intelbus.settings import Settings
@@ -48,6 +51,9 @@ MESSAGE_TYPES: tuple[type[Record], ...] = (
     OfficerSafetyAlert,
     DisclosureAuthorization,
     CaseOutcome,
+    Pointer,
+    PolicyDecision,
+    ChainSeal,
 )
 COMPATIBILITY = "BACKWARD"
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
@@ -118,7 +124,11 @@ class RecordSerde(Generic[R]):
         self._deserializer = AvroDeserializer(client, schema)
 
     def serialize(self, record: Record, topic: str) -> bytes:
-        data = self._serializer(record.to_avro(), SerializationContext(topic, MessageField.VALUE))
+        return self.serialize_dict(record.to_avro(), topic)
+
+    def serialize_dict(self, record: dict[str, Any], topic: str) -> bytes:
+        """Serialize an Avro dict of this record type (wire names), e.g. a redacted view."""
+        data = self._serializer(record, SerializationContext(topic, MessageField.VALUE))
         assert isinstance(data, bytes)
         return data
 

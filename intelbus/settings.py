@@ -61,6 +61,31 @@ class Settings(BaseSettings):
     schemas_dir: Path = PROJECT_ROOT / "schemas" / "avro"
     policies_dir: Path = PROJECT_ROOT / "policies"
 
+    keys_dir_override: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("INTELBUS_KEYS_DIR"),
+        description="The router's decision-signing key and public keys (default: <home>/keys).",
+    )
+    router_group: str = "intelbus-router"
+    router_instance: str = Field(
+        default="0",
+        description="Distinct per router process of one group: it names the transactional ids.",
+    )
+    commit_interval_ms: int = Field(
+        default=100, ge=0, description="How long the lookout lane batches one transaction."
+    )
+    alert_commit_interval_ms: int = Field(
+        default=0, ge=0, description="The officer-safety lane's batching (0: every poll)."
+    )
+    max_event_bytes: int = Field(
+        default=1_048_576, ge=64, description="Larger inbound events go to the dead letter."
+    )
+    stats_interval_s: float = 10.0
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.keys_dir_override or self.home / "keys"
+
     @property
     def artifact_cache(self) -> Path:
         return self.cache_dir or self.home / "cache"

@@ -75,7 +75,14 @@ def _avro_type_matches(avro: Any, annotation: Any) -> None:
         expected = {"timestamp-millis": (dt.datetime, AwareDatetime), "date": (dt.date,)}
         assert annotation in expected[avro["logicalType"]], annotation
         return
-    primitive = {"string": str, "int": int, "long": int, "double": float, "boolean": bool}
+    primitive = {
+        "string": str,
+        "int": int,
+        "long": int,
+        "double": float,
+        "boolean": bool,
+        "bytes": bytes,
+    }
     if isinstance(avro, str) and avro in primitive:
         assert annotation is primitive[avro], (avro, annotation)
         return

@@ -6,14 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from intelbus.cli import schemas, stack, topics
+from intelbus.cli import policy, schemas, stack, topics
 from intelbus.errors import IntelbusError
 from intelbus.settings import Settings
 from producers import cli as publish
+from services.router import cli as router
 
 __all__ = ["main"]
 
-GROUPS = (stack, topics, schemas, publish)
+GROUPS = (stack, topics, schemas, publish, policy, router)
 
 
 def build_parser() -> argparse.ArgumentParser:

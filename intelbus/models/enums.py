@@ -6,7 +6,9 @@ __all__ = [
     "AuthorizationKind",
     "Category",
     "Component",
+    "Decision",
     "DeclaredPurpose",
+    "EventKind",
     "Marking",
     "OutcomeKind",
     "PnrSourceRegion",
@@ -102,3 +104,20 @@ class OutcomeKind(StrEnum):
     REFERRAL = "REFERRAL"
     NO_ACTION = "NO_ACTION"
     OTHER = "OTHER"
+
+
+class EventKind(StrEnum):
+    LOOKOUT = "LOOKOUT"
+    OFFICER_SAFETY_ALERT = "OFFICER_SAFETY_ALERT"
+
+
+class Decision(StrEnum):
+    DELIVER = "DELIVER"
+    DELIVER_REDACTED = "DELIVER_REDACTED"
+    POINTER = "POINTER"
+    DENY = "DENY"
+
+    @property
+    def label(self) -> str:
+        """The lower-case name reviewers see: deliver, deliver-redacted, pointer, deny."""
+        return self.value.lower().replace("_", "-")

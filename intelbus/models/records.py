@@ -30,7 +30,9 @@ from intelbus.models.enums import (
     AuthorizationKind,
     Category,
     Component,
+    Decision,
     DeclaredPurpose,
+    EventKind,
     Marking,
     OutcomeKind,
     PnrSourceRegion,
@@ -42,6 +44,7 @@ from intelbus.models.enums import (
 
 __all__ = [
     "CaseOutcome",
+    "ChainSeal",
     "DisclosureAuthorization",
     "Handling",
     "Location",
@@ -50,6 +53,8 @@ __all__ = [
     "Originator",
     "PersonIdentity",
     "PnrExtract",
+    "Pointer",
+    "PolicyDecision",
     "Record",
     "SensitivePnrItem",
     "Subjects",
@@ -339,3 +344,55 @@ class CaseOutcome(Record):
     outcome: OutcomeKind
     detail: NonEmpty
     case_reference: NonEmpty | None = None
+
+
+class Pointer(Record):
+    avro_name = "intelbus.Pointer"
+    event_id: NonEmpty
+    event_kind: EventKind
+    category: Category
+    priority: Priority = Priority.ROUTINE
+    issued_at: Instant
+    originator_agency: NonEmpty
+    originator_office: NonEmpty
+    point_of_contact: NonEmpty
+    reason: NonEmpty
+
+
+class PolicyDecision(Record):
+    avro_name = "intelbus.PolicyDecision"
+    decision_id: NonEmpty
+    event_id: NonEmpty
+    event_version: int
+    event_kind: EventKind
+    recipient: NonEmpty
+    decision: Decision
+    rules: list[str]
+    removed_fields: list[str]
+    authorization_ids: list[str]
+    onward_transfer: bool
+    carried_eu_pnr: bool
+    delivered_eu_pnr: bool
+    notifications: list[str]
+    reason: NonEmpty
+    policy_version: NonEmpty
+    decided_at: Instant
+    source_topic: NonEmpty
+    source_partition: int
+    source_offset: int
+    feed_topic: str | None = None
+    chain: NonEmpty
+    sequence: int = Field(ge=0)
+    previous_hash: NonEmpty
+    hash: NonEmpty
+
+
+class ChainSeal(Record):
+    avro_name = "intelbus.ChainSeal"
+    chain: NonEmpty
+    sequence: int = Field(ge=0)
+    head_hash: NonEmpty
+    previous_seal_hash: NonEmpty
+    sealed_at: Instant
+    key_id: NonEmpty
+    signature: bytes

@@ -1,0 +1,1 @@
+"""The policy router: consume inbound events, decide per recipient, fan out exactly once."""

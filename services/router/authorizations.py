@@ -1,0 +1,85 @@
+"""Keep the authorization book current from the compacted authorizations topic."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import structlog
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from pydantic import ValidationError
+
+from intelbus import clients
+from intelbus.models import DisclosureAuthorization
+from intelbus.policy.authorizations import AuthorizationBook
+from intelbus.serde import RecordSerde
+from intelbus.settings import Settings
+
+__all__ = ["AuthorizationFeed"]
+
+log = structlog.get_logger()
+
+
+class AuthorizationFeed:
+    """Reads every authorization from the beginning (read_committed, no consumer group)
+    and keeps reading, so the book always holds the latest record per authorization id."""
+
+    def __init__(
+        self, settings: Settings, topic: str, serde: RecordSerde[DisclosureAuthorization]
+    ) -> None:
+        self.book = AuthorizationBook()
+        self._topic = topic
+        self._serde = serde
+        self._consumer = clients.consumer(
+            settings, f"{settings.router_group}-authorizations-{uuid.uuid4()}", "router-authz"
+        )
+        partitions = self._consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        self._partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
+        self._consumer.assign(self._partitions)
+
+    def refresh(self, timeout: float = 0.0) -> int:
+        """Apply whatever has arrived (waiting up to ``timeout`` for the first); return how many."""
+        applied = 0
+        for message in self._consumer.consume(1000, timeout):
+            if message.error():
+                log.warning("authorizations.read_error", error=str(message.error()))
+                continue
+            self._apply(message.key(), message.value())
+            applied += 1
+        return applied
+
+    def catch_up(self, timeout: float = 60.0) -> None:
+        """Block until everything committed before now has been applied."""
+        ends = {
+            tp.partition: self._consumer.get_watermark_offsets(tp, timeout=10)[1]
+            for tp in self._partitions
+        }
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            positions = self._consumer.position(self._partitions)
+            if all(ends[tp.partition] == 0 or tp.offset >= ends[tp.partition] for tp in positions):
+                break
+            self.refresh(timeout=0.2)
+        log.info("authorizations.loaded", count=len(self.book))
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        if value is None:  # a tombstone: the authorization is gone
+            if key:
+                self.book.remove(key.decode())
+            return
+        try:
+            authorization = self._serde.deserialize(value, self._topic)
+        except (ValidationError, ValueError, Exception) as error:
+            log.error("authorizations.unreadable", error=str(error)[:300])
+            return
+        self.book.put(authorization)
+        log.info(
+            "authorizations.applied",
+            authorization_id=authorization.authorization_id,
+            recipient=authorization.recipient,
+            kind=authorization.kind.value,
+            revoked=authorization.revoked,
+        )
+
+    def close(self) -> None:
+        self._consumer.close()

@@ -1,0 +1,93 @@
+"""The router process: both lanes (lookouts; officer-safety on a low-latency lane) as threads,
+a clean stop on SIGTERM/SIGINT, and a non-zero exit if a lane fails."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import structlog
+
+from intelbus import chain
+from intelbus.models import Lookout, OfficerSafetyAlert
+from intelbus.policy.policyset import PolicySet, load_policy_set
+from intelbus.settings import Settings
+from intelbus.topics import load_topic_map
+from services.router.lane import Lane, LaneConfig, RouterContext
+
+__all__ = ["Router"]
+
+log = structlog.get_logger()
+
+
+class Router:
+    def __init__(self, settings: Settings, policy: PolicySet | None = None) -> None:
+        self.settings = settings
+        # Refuse to start on an invalid policy set (fail closed).
+        self.policy = policy or load_policy_set(settings.policies_dir)
+        self.topics = load_topic_map(settings.topics_file, settings.topic_prefix)
+        self.signer = chain.load_signer(settings.keys_dir)
+        self.stop = threading.Event()
+        self.failures: list[BaseException] = []
+
+    def lanes(self) -> list[Lane]:
+        s = self.settings
+        context = RouterContext(s, self.topics, self.policy, self.signer, self.stop)
+        return [
+            Lane(
+                context,
+                LaneConfig(
+                    "lookouts", self.topics.lookouts, Lookout, s.commit_interval_ms / 1000, 5
+                ),
+            ),
+            Lane(
+                context,
+                LaneConfig(
+                    "officer-safety",
+                    self.topics.officer_safety,
+                    OfficerSafetyAlert,
+                    s.alert_commit_interval_ms / 1000,
+                    0,
+                ),
+            ),
+        ]
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT (or a lane fails); return the process exit code."""
+        lanes = self.lanes()
+        threads = [
+            threading.Thread(target=self._guard, args=(lane,), name=lane.config.name)
+            for lane in lanes
+        ]
+
+        def on_signal(signum: int, _: FrameType | None) -> None:
+            log.info("router.stopping", signal=signal.Signals(signum).name)
+            self.stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        log.info(
+            "router.started",
+            policy_version=self.policy.version,
+            recipients=list(self.policy.recipients),
+            signing_key=self.signer.key_id,
+            instance=self.settings.router_instance,
+        )
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        log.info("router.stopped", failed=bool(self.failures))
+        return 1 if self.failures else 0
+
+    def _guard(self, lane: Lane) -> None:
+        try:
+            lane.run()
+        except BaseException as error:
+            log.exception("router.lane_failed", lane=lane.config.name)
+            self.failures.append(error)
+            self.stop.set()  # one lane down stops the process, so a supervisor restarts it
