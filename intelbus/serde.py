@@ -20,6 +20,7 @@ from confluent_kafka.schema_registry import (
     record_subject_name_strategy,
 )
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from intelbus.models import (
@@ -41,7 +42,18 @@ __all__ = [
     "expanded_schema",
     "register_schemas",
     "registry_client",
+    "schema_id_of",
 ]
+
+CONFLUENT_HEADER = 5  # magic byte 0x00, then the 4-byte schema id
+
+
+def schema_id_of(data: bytes) -> int | None:
+    """The schema id of a Confluent-framed message, or None if it is not framed."""
+    if len(data) < CONFLUENT_HEADER or data[0] != 0:
+        return None
+    return int.from_bytes(data[1:CONFLUENT_HEADER], "big")
+
 
 R = TypeVar("R", bound=Record)
 
@@ -97,6 +109,43 @@ def _inline(node: Any, schemas_dir: Path, defined: set[str]) -> Any:
 def expanded_schema(schemas_dir: Path, full_name: str) -> str:
     """The self-contained schema of ``full_name`` (all named types inlined), as JSON."""
     return json.dumps(_inline(full_name, schemas_dir, set()), separators=(",", ":"))
+
+
+class UnknownSchemaId(LookupError):
+    """The registry has no schema with this id."""
+
+
+class RegistryUnavailable(Exception):
+    """The schema registry did not answer; retry later, the input is not at fault."""
+
+
+class SchemaNames:
+    """Which record type a Confluent-framed message holds, by its schema id (cached)."""
+
+    def __init__(self, client: SchemaRegistryClient) -> None:
+        self._client = client
+        self._names: dict[int, str] = {}
+
+    def of(self, schema_id: int) -> str:
+        name = self._names.get(schema_id)
+        if name is None:
+            name = self._names[schema_id] = self._fetch(schema_id)
+        return name
+
+    def _fetch(self, schema_id: int) -> str:
+        try:
+            schema = self._client.get_schema(schema_id)
+        except SchemaRegistryError as error:
+            if error.http_status_code == 404:
+                raise UnknownSchemaId(f"the registry has no schema {schema_id}") from None
+            raise RegistryUnavailable(str(error)) from error
+        except Exception as error:  # connection refused, timeout, DNS
+            raise RegistryUnavailable(f"{type(error).__name__}: {error}") from error
+        parsed = json.loads(schema.schema_str or "{}")
+        if not isinstance(parsed, dict):
+            return "?"
+        name = str(parsed.get("name", "?"))
+        return name if "." in name else f"{parsed.get('namespace', '')}.{name}"
 
 
 def registry_client(settings: Settings) -> SchemaRegistryClient:

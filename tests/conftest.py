@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,9 @@ from intelbus.settings import Settings
 from intelbus.topics import TopicMap, apply_topics, load_topic_map
 from intelbus.waiting import Timeout
 from tests.harness import Endpoints, provide_endpoints
+
+# The router's signing keys, for this test run only.
+KEYS_DIR = Path(tempfile.mkdtemp(prefix="intelbus-test-keys-"))
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +39,9 @@ def _settings(found: Endpoints, prefix: str = "") -> Settings:
         bootstrap_servers_override=found.bootstrap_servers,
         schema_registry_url_override=found.schema_registry_url,
         topic_prefix=prefix,
+        router_group=f"{prefix}intelbus-router",
+        keys_dir_override=KEYS_DIR,
+        stats_interval_s=2.0,
     )
 
 

@@ -24,7 +24,7 @@ def _caught_up(consumer: Consumer, admin: AdminClient, partitions: list[TopicPar
     )
     positions = {(tp.topic, tp.partition): tp.offset for tp in consumer.position(partitions)}
     for tp, future in ends.items():
-        end = future.result().offset
+        end = future.result(timeout=15).offset
         position = positions[(tp.topic, tp.partition)]
         if end > 0 and position < end:  # an unread partition's position is negative
             return False

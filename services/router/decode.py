@@ -7,19 +7,21 @@ stops the bus. A registry that cannot be reached is not bad input: that raises
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 from pydantic import ValidationError
 
 from intelbus.policy.engine import Event
-from intelbus.serde import RecordSerde
+from intelbus.serde import (
+    CONFLUENT_HEADER,
+    RecordSerde,
+    RegistryUnavailable,
+    SchemaNames,
+    UnknownSchemaId,
+)
 
 __all__ = ["EventDecoder", "RegistryUnavailable", "Rejected"]
-
-_HEADER = 5  # magic byte + 4-byte schema id (Confluent wire format)
 
 
 class Rejected(Exception):
@@ -31,19 +33,14 @@ class Rejected(Exception):
         self.detail = detail
 
 
-class RegistryUnavailable(Exception):
-    """The schema registry did not answer; retry later, do not dead-letter."""
-
-
 class EventDecoder:
     def __init__(
         self, client: SchemaRegistryClient, serde: RecordSerde[Any], max_bytes: int
     ) -> None:
-        self._client = client
+        self._names = SchemaNames(client)
         self._serde = serde
         self._expected = serde.model.avro_name
         self._max_bytes = max_bytes
-        self._schema_names: dict[int, str] = {}
 
     def decode(self, value: bytes | None, topic: str) -> tuple[Event, dict[str, Any]]:
         """The validated event and its Avro dict (decoded once, reused for every view)."""
@@ -51,12 +48,15 @@ class EventDecoder:
             raise Rejected("empty", "the message has no value")
         if len(value) > self._max_bytes:
             raise Rejected("too-large", f"{len(value)} bytes; the limit is {self._max_bytes}")
-        if len(value) < _HEADER:
+        if len(value) < CONFLUENT_HEADER:
             raise Rejected("truncated", f"{len(value)} bytes is shorter than the 5-byte header")
         if value[0] != 0:
             raise Rejected("bad-magic-byte", f"first byte is {value[0]:#04x}, expected 0x00")
-        schema_id = int.from_bytes(value[1:_HEADER], "big")
-        name = self._schema_name(schema_id)
+        schema_id = int.from_bytes(value[1:CONFLUENT_HEADER], "big")
+        try:
+            name = self._names.of(schema_id)
+        except UnknownSchemaId as unknown:
+            raise Rejected("unknown-schema-id", str(unknown)) from None
         if name != self._expected:
             raise Rejected("wrong-schema", f"schema id {schema_id} is {name}, not {self._expected}")
         try:
@@ -73,26 +73,3 @@ class EventDecoder:
             )
             raise Rejected("invalid-event", problems) from None
         return event, record
-
-    def _schema_name(self, schema_id: int) -> str:
-        name = self._schema_names.get(schema_id)
-        if name is not None:
-            return name
-        try:
-            schema = self._client.get_schema(schema_id)
-        except SchemaRegistryError as error:
-            if error.http_status_code == 404:
-                raise Rejected(
-                    "unknown-schema-id", f"the registry has no schema {schema_id}"
-                ) from None
-            raise RegistryUnavailable(str(error)) from error
-        except Exception as error:  # connection refused, timeout, DNS
-            raise RegistryUnavailable(f"{type(error).__name__}: {error}") from error
-        parsed = json.loads(schema.schema_str or "{}")
-        name = (
-            f"{parsed.get('namespace', '')}.{parsed.get('name', '?')}"
-            if isinstance(parsed, dict)
-            else "?"
-        )
-        self._schema_names[schema_id] = name
-        return name

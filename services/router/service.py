@@ -53,8 +53,8 @@ class Router:
             ),
         ]
 
-    def run(self) -> int:
-        """Run until SIGTERM/SIGINT (or a lane fails); return the process exit code."""
+    def run(self, handle_signals: bool = True) -> int:
+        """Run until SIGTERM/SIGINT or :attr:`stop` (or a lane fails); return the exit code."""
         lanes = self.lanes()
         threads = [
             threading.Thread(target=self._guard, args=(lane,), name=lane.config.name)
@@ -65,7 +65,8 @@ class Router:
             log.info("router.stopping", signal=signal.Signals(signum).name)
             self.stop.set()
 
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+        previous = {sig: signal.signal(sig, on_signal) for sig in signals}
         log.info(
             "router.started",
             policy_version=self.policy.version,

@@ -1,0 +1,1 @@
+"""The compliance audit tool: query, verify, export and report the policy decision log."""

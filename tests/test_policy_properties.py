@@ -1,0 +1,183 @@
+"""Property test of the sharing rules over random events, recipients and authorizations.
+
+Whatever the event and the authorizations, no EU PNR field, no sensitive PNR item, no
+non-depersonalized old PNR and no NOFORN content reaches a recipient not entitled to it,
+and every (event, recipient) pair gets exactly one decision. Entitlement is computed here
+by an oracle written from the brief, not by the engine's code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from intelbus.models import (
+    AuthorizationKind,
+    Category,
+    Decision,
+    DeclaredPurpose,
+    DisclosureAuthorization,
+    Handling,
+    Lookout,
+    Marking,
+    PersonIdentity,
+    PnrSourceRegion,
+    Pointer,
+    SensitiveCategory,
+    SensitivePnrItem,
+    Subjects,
+)
+from intelbus.policy.authorizations import AuthorizationBook
+from intelbus.policy.engine import PolicyEngine
+from tests import factories
+from tests.policy_fixtures import AT, POLICY, RECIPIENTS, pnr
+
+PERMITTED = {
+    DeclaredPurpose.TERRORISM,
+    DeclaredPurpose.SERIOUS_TRANSNATIONAL_CRIME,
+    DeclaredPurpose.SERIOUS_THREAT_TO_LIFE,
+}
+CASES = ["C1", "C2"]
+
+
+@st.composite
+def events(draw: st.DrawFn) -> Lookout:
+    # Weighted towards EU PNR, so that the PNR rules are exercised in most examples.
+    region = draw(
+        st.sampled_from([None, PnrSourceRegion.EU, PnrSourceRegion.EU, PnrSourceRegion.OTHER])
+    )
+    extract = None
+    if region is not None:
+        sensitive = draw(st.booleans())
+        extract = pnr(
+            source_region=region,
+            loaded_at=AT - dt.timedelta(days=draw(st.integers(0, 400))),
+            sensitive=[SensitivePnrItem(category=SensitiveCategory.HEALTH, code="WCHR")]
+            if sensitive
+            else [],
+        )
+    expired = draw(st.booleans()) and draw(st.booleans())
+    issued = AT - dt.timedelta(days=60)
+    return factories.lookout(
+        event_id=draw(st.sampled_from(["E1", "E2"])),
+        issued_at=issued,
+        valid_until=AT - dt.timedelta(days=1) if expired else AT + dt.timedelta(days=1),
+        originator=factories.originator(department=draw(st.sampled_from(["DHS", "DOJ"]))),
+        category=draw(st.sampled_from(list(Category))),
+        declared_purpose=draw(st.sampled_from(list(DeclaredPurpose))),
+        areas=draw(st.lists(st.sampled_from(["LRT", "MIP", "BLW", "2304", "RGV"]), max_size=2)),
+        case_reference=draw(st.sampled_from([None, *CASES])),
+        subjects=Subjects(
+            persons=[PersonIdentity(given_name="A", sur_name="B", eu_resident=draw(st.booleans()))]
+        ),
+        handling=Handling(
+            markings=draw(
+                st.lists(
+                    st.sampled_from([Marking.LES, Marking.FOUO, Marking.ORCON, Marking.NOFORN]),
+                    unique=True,
+                )
+            ),
+            approved_recipients=draw(st.lists(st.sampled_from(RECIPIENTS), unique=True)),
+        ),
+        pnr=extract,
+    )
+
+
+@st.composite
+def authorizations(draw: st.DrawFn) -> DisclosureAuthorization:
+    # Weighted towards authorizations that could apply, so that both outcomes are common.
+    window = draw(st.sampled_from(["active", "active", "active", "future", "past"]))
+    start = {"active": -1, "future": 1, "past": -10}[window]
+    scope = draw(st.sampled_from(["E1", "E1", "E2", *CASES]))
+    return DisclosureAuthorization(
+        authorization_id=f"a{draw(st.integers(0, 10**6))}",
+        kind=draw(st.sampled_from([AuthorizationKind.DISCLOSURE, *AuthorizationKind])),
+        recipient=draw(st.sampled_from(["ice", "ice", *RECIPIENTS])),
+        event_id=scope if scope.startswith("E") else None,
+        case_reference=scope if scope.startswith("C") else None,
+        purpose=draw(st.sampled_from(list(DeclaredPurpose))),
+        approving_office=draw(st.sampled_from(["CBP OFO NTC", "CBP OFO NTC", "ICE HSI"])),
+        written_understanding="WU-1",
+        granted_at=AT + dt.timedelta(days=start),
+        valid_from=AT + dt.timedelta(days=start),
+        valid_until=AT + dt.timedelta(days=start + 5),
+        revoked=draw(st.booleans()) and draw(st.booleans()),
+    )
+
+
+def _authorized(
+    auths: list[DisclosureAuthorization],
+    kind: AuthorizationKind,
+    recipient: str,
+    event: Lookout,
+    *,
+    purpose: bool = False,
+    case_only: bool = False,
+) -> bool:
+    """The oracle: an active, CBP-approved authorization of ``kind`` covering the event."""
+    for a in auths:
+        covers = (a.case_reference is not None and a.case_reference == event.case_reference) or (
+            not case_only and a.event_id == event.event_id
+        )
+        if (
+            a.kind is kind
+            and a.recipient == recipient
+            and not a.revoked
+            and a.valid_from <= AT < a.valid_until
+            and a.approving_office.startswith("CBP")
+            and covers
+            and (not purpose or a.purpose == event.declared_purpose)
+        ):
+            return True
+    return False
+
+
+def _check(event: Lookout, auths: list[DisclosureAuthorization], recipient: str, view: Any) -> None:
+    members = POLICY.recipients[recipient].members
+    foreign = any(m.country != "US" for m in members)
+    if Marking.NOFORN in event.handling.markings and foreign:
+        assert view is None, "NOFORN content reached a recipient with foreign members"
+    if event.valid_until <= AT:
+        assert view is None, "an expired lookout was delivered"
+    if view is None or "pnr" not in view or view["pnr"] is None:
+        return
+    assert event.pnr is not None
+    if event.pnr.source_region is not PnrSourceRegion.EU:
+        return
+    if recipient != "cbp":
+        assert event.declared_purpose in PERMITTED, "EU PNR disclosed for a purpose outside Art. 4"
+        assert _authorized(auths, AuthorizationKind.DISCLOSURE, recipient, event, purpose=True)
+        if foreign:
+            assert _authorized(
+                auths, AuthorizationKind.FOREIGN_TRANSFER, recipient, event, purpose=True
+            )
+    if view["pnr"]["sensitive"]:
+        assert _authorized(auths, AuthorizationKind.SENSITIVE_BREAK_GLASS, recipient, event)
+    if AT - event.pnr.loaded_at > dt.timedelta(days=183) and not _authorized(
+        auths, AuthorizationKind.REPERSONALIZATION, recipient, event, case_only=True
+    ):
+        assert all(name == "[masked]" for name in view["pnr"]["passengerNames"])
+        assert all(item == "[masked]" for item in view["pnr"]["contactData"])
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event=events(), auths=st.lists(authorizations(), max_size=6))
+def test_no_view_leaks_what_its_recipient_may_not_see(
+    event: Lookout, auths: list[DisclosureAuthorization]
+) -> None:
+    engine = PolicyEngine(POLICY, AuthorizationBook(auths))
+    record = event.to_avro()
+    verdicts = [engine.evaluate(event, record, recipient, AT) for recipient in RECIPIENTS]
+    assert [v.recipient for v in verdicts] == RECIPIENTS  # exactly one decision per pair
+    for verdict in verdicts:
+        assert verdict.error is None
+        assert (verdict.view is None) == (verdict.decision is Decision.DENY)
+        if verdict.decision is Decision.POINTER:
+            Pointer.model_validate(verdict.view)  # a pointer and nothing more
+            continue
+        _check(event, auths, verdict.recipient, verdict.view)
+        if verdict.decision is Decision.DELIVER:
+            assert verdict.view is record
