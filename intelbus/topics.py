@@ -54,6 +54,7 @@ class _TopicsFile(BaseModel):
     defaults: _Defaults
     topics: dict[Literal[TOPIC_ROLES], _Declared]  # type: ignore[valid-type]
     feeds: _Declared
+    parked: _Declared
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,20 @@ class TopicMap:
         feeds = self._file.feeds
         return self._spec(feeds, feeds.name.format(recipient=recipient))
 
+    def parked(self, recipient: str) -> str:
+        return self.parked_spec(recipient).name
+
+    def parked_spec(self, recipient: str) -> TopicSpec:
+        parked = self._file.parked
+        return self._spec(parked, parked.name.format(recipient=recipient))
+
     def specs(self, recipients: Iterable[str]) -> list[TopicSpec]:
-        return [self.role(role) for role in TOPIC_ROLES] + [
-            self.feed_spec(recipient) for recipient in recipients
+        per_recipient = [
+            spec
+            for recipient in recipients
+            for spec in (self.feed_spec(recipient), self.parked_spec(recipient))
         ]
+        return [self.role(role) for role in TOPIC_ROLES] + per_recipient
 
 
 def load_topic_map(path: Path, prefix: str = "") -> TopicMap:

@@ -34,15 +34,6 @@ EXAMPLE_FILES: dict[type[Record], list[Path]] = {
 }
 
 
-@pytest.fixture
-def cli_env(bus: Bus, monkeypatch: pytest.MonkeyPatch) -> Bus:
-    """Point the in-process CLI at the test's broker, registry and topics."""
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", bus.settings.bootstrap_servers)
-    monkeypatch.setenv("SCHEMA_REGISTRY_URL", bus.settings.schema_registry_url)
-    monkeypatch.setenv("INTELBUS_TOPIC_PREFIX", bus.settings.topic_prefix)
-    return bus
-
-
 def test_every_message_type_is_published_acknowledged_and_read_back(bus: Bus) -> None:
     """Each example of each schema is acknowledged with an offset and read back equal."""
     publisher = Publisher(bus.settings)

@@ -9,15 +9,10 @@ import uuid
 from intelbus import serde
 from intelbus.models import Lookout, OfficerSafetyAlert, Pointer, Record
 from producers.publisher import Publisher
+from services.router.progress import wait_until_routed
 from tests.conftest import Bus
 from tests.kafka_helpers import read_all
-from tests.router_helpers import (
-    decisions_of,
-    feed_of,
-    headers_of,
-    running_router,
-    wait_until_routed,
-)
+from tests.router_helpers import decisions_of, feed_of, headers_of, running_router
 from tests.scenarios import expected_view, scenarios
 
 

@@ -6,15 +6,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from consumers import cli as subscribe
+from consumers.audit import cli as audit
 from intelbus.cli import policy, schemas, stack, topics
 from intelbus.errors import IntelbusError
 from intelbus.settings import Settings
 from producers import cli as publish
+from services import demo
 from services.router import cli as router
 
 __all__ = ["main"]
 
-GROUPS = (stack, topics, schemas, publish, policy, router)
+GROUPS = (demo, stack, topics, schemas, publish, policy, router, subscribe, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

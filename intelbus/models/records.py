@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     AfterValidator,
@@ -116,7 +116,7 @@ class Record(BaseModel):
     )
     avro_name: ClassVar[str]
 
-    def to_avro(self) -> dict[str, object]:
+    def to_avro(self) -> dict[str, Any]:
         """The record as fastavro expects it (wire names, datetimes kept as datetimes)."""
         return self.model_dump(by_alias=True)
 

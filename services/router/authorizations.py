@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
@@ -21,18 +20,25 @@ log = structlog.get_logger()
 
 
 class AuthorizationFeed:
-    """Reads every authorization from the beginning (read_committed, no consumer group)
-    and keeps reading, so the book always holds the latest record per authorization id."""
+    """Reads every authorization from the beginning (read_committed) and keeps reading, so
+    the book always holds the latest record per authorization id.
+
+    The partitions are assigned, not subscribed: every router reads all of them. The group
+    ``group`` only records how far this router has applied (committed after each apply), so
+    operators and tests can see when a new authorization is in force.
+    """
 
     def __init__(
-        self, settings: Settings, topic: str, serde: RecordSerde[DisclosureAuthorization]
+        self,
+        settings: Settings,
+        group: str,
+        topic: str,
+        serde: RecordSerde[DisclosureAuthorization],
     ) -> None:
         self.book = AuthorizationBook()
         self._topic = topic
         self._serde = serde
-        self._consumer = clients.consumer(
-            settings, f"{settings.router_group}-authorizations-{uuid.uuid4()}", "router-authz"
-        )
+        self._consumer = clients.consumer(settings, group, "router-authorizations")
         partitions = self._consumer.list_topics(topic, timeout=30).topics[topic].partitions
         self._partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
         self._consumer.assign(self._partitions)
@@ -46,6 +52,8 @@ class AuthorizationFeed:
                 continue
             self._apply(message.key(), message.value())
             applied += 1
+        if applied:
+            self._consumer.commit(asynchronous=True)
         return applied
 
     def catch_up(self, timeout: float = 60.0) -> None:

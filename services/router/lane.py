@@ -182,7 +182,10 @@ class Lane:
         self.log = log.bind(lane=config.name)
         self.group = f"{settings.router_group}.{config.name}"
         self.authorizations = AuthorizationFeed(
-            settings, self.topics.authorizations, self.serdes.authorization
+            settings,
+            f"{self.group}.authorizations",
+            self.topics.authorizations,
+            self.serdes.authorization,
         )
         self.engine = PolicyEngine(context.policy, self.authorizations.book)
         self.recipients = list(self.engine.policy.recipients)

@@ -1,0 +1,70 @@
+"""Feed items for people (one line each) and for programs (JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consumers.feed import FeedItem
+from intelbus.models import Lookout, OfficerSafetyAlert, Pointer, Subjects
+
+__all__ = ["item_json", "item_line", "subject_of"]
+
+
+def subject_of(subjects: Subjects) -> str:
+    if subjects.persons:
+        person = subjects.persons[0]
+        return f"{person.sur_name.upper()}, {person.given_name}"
+    if subjects.vehicles:
+        vehicle = subjects.vehicles[0]
+        return f"vehicle {vehicle.plate or vehicle.vin}"
+    if subjects.vessels:
+        vessel = subjects.vessels[0]
+        return f"vessel {vessel.name or vessel.hull_id or vessel.call_sign}"
+    return "-"
+
+
+def _origin(record: Lookout | OfficerSafetyAlert) -> str:
+    agency, office = record.originator.agency, record.originator.office
+    return office if office.startswith(agency) else f"{agency} {office}"
+
+
+def item_line(item: FeedItem) -> str:
+    record = item.record
+    when = record.issued_at.strftime("%Y-%m-%d %H:%MZ")
+    if isinstance(record, Pointer):
+        what = f"{record.category.value:<19} {record.priority.value:<7}"
+        body = (
+            f"POINTER   a {record.event_kind.value.lower().replace('_', ' ')} exists; ask "
+            f"{record.point_of_contact} ({record.originator_agency} {record.originator_office})"
+        )
+    else:
+        if isinstance(record, Lookout):
+            what = f"{record.category.value:<19} {record.priority.value:<7}"
+        else:
+            armed = " ARMED" if record.armed_and_dangerous else ""
+            what = f"{'OFFICER_SAFETY':<19} {record.threat_level.value + armed:<7}"
+        shape = "WHOLE   " if item.decision == "deliver" else "REDACTED"
+        removed = f" (removed: {', '.join(item.removed)})" if item.removed else ""
+        body = f"{shape}  {subject_of(record.subjects)} - {_origin(record)}{removed}"
+    return f"{when}  {what}  {body}  [{record.event_id}]"
+
+
+def item_json(item: FeedItem) -> dict[str, Any]:
+    kind = (
+        "pointer"
+        if isinstance(item.record, Pointer)
+        else "alert"
+        if isinstance(item.record, OfficerSafetyAlert)
+        else "lookout"
+    )
+    return {
+        "event_id": item.event_id,
+        "kind": kind,
+        "decision": item.decision,
+        "rules": list(item.rules),
+        "removed_fields": list(item.removed),
+        "decision_id": item.decision_id,
+        "offset": item.offset,
+        "partition": item.partition,
+        "record": item.record.to_avro(),
+    }

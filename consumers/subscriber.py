@@ -1,0 +1,176 @@
+"""Subscribe to a recipient's feed: typed items to a handler, committed only once handled.
+
+A handler that raises is retried with exponential backoff; after ``max_attempts`` the
+message is parked on the recipient's parked topic (with the error, the attempts and where it
+came from) and only then committed, so nothing is lost and nothing is skipped silently. A
+process that dies mid-feed has committed nothing for the message it was handling, so it
+gets that message again when it restarts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import structlog
+from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
+
+from consumers.feed import FeedDecoder, FeedItem, header_map
+from intelbus import clients
+from intelbus.settings import Settings
+from intelbus.topic_reader import EndTracker, committed_ends, read_to_end
+from intelbus.topics import load_topic_map
+
+__all__ = ["ParkedMessage", "Subscriber", "read_feed", "read_parked"]
+
+log = structlog.get_logger()
+
+Handler = Callable[[FeedItem], None]
+
+
+class Subscriber:
+    def __init__(
+        self,
+        settings: Settings,
+        recipient: str,
+        handler: Handler,
+        *,
+        group: str | None = None,
+        max_attempts: int = 5,
+        backoff_s: float = 0.2,
+    ) -> None:
+        topics = load_topic_map(settings.topics_file, settings.topic_prefix)
+        self.settings = settings
+        self.recipient = recipient
+        self.feed = topics.feed(recipient)
+        self.parked_topic = topics.parked(recipient)
+        self.group = group or f"intelbus-subscriber.{recipient}"
+        self.handler = handler
+        self.max_attempts = max_attempts
+        self.backoff_s = backoff_s
+        self.decoder = FeedDecoder(settings)
+        self.stop = threading.Event()
+        self.log = log.bind(recipient=recipient, group=self.group)
+        self._consumer = clients.consumer(settings, self.group, f"subscriber-{recipient}")
+        self._producer = clients.producer(settings, f"subscriber-{recipient}")
+        self.handled = 0
+        self.parked = 0
+
+    def run(self, *, follow: bool = True) -> None:
+        """Handle the feed until :attr:`stop` is set; without ``follow``, stop once
+        everything committed to the feed when the call began has been handled."""
+        tracker = None if follow else EndTracker(committed_ends(self.settings, self.feed))
+        self._consumer.subscribe([self.feed])
+        try:
+            while not self.stop.is_set() and not (tracker and tracker.done):
+                message = self._consumer.poll(0.2)
+                if message is None or message.error():
+                    if message is not None:
+                        self.log.warning("subscriber.consumer_error", error=str(message.error()))
+                    if tracker and self._consumer.assignment():
+                        tracker.check_positions(self._consumer, self.feed)
+                    continue
+                self._handle(message)
+                # Only now is the message done: handled, or parked for a person to look at.
+                self._consumer.commit(message=message, asynchronous=False)
+                if tracker:
+                    tracker.seen(message.partition() or 0, message.offset() or 0)
+        finally:
+            self._producer.flush(30)
+            self._consumer.close()
+
+    def _handle(self, message: Message) -> None:
+        error: Exception | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                item = self.decoder.decode(message)
+                self.handler(item)
+                self.handled += 1
+                return
+            except Exception as failure:  # the handler's failure is ours to retry
+                error = failure
+                self.log.warning(
+                    "subscriber.handler_failed",
+                    attempt=attempt,
+                    offset=message.offset(),
+                    error=f"{type(failure).__name__}: {failure}",
+                )
+                if attempt < self.max_attempts:
+                    self.stop.wait(self.backoff_s * 2 ** (attempt - 1))
+        assert error is not None
+        self._park(message, error)
+
+    def _park(self, message: Message, error: Exception) -> None:
+        source = f"{message.topic()}/{message.partition()}/{message.offset()}"
+        headers: list[tuple[str, str | bytes | None]] = [
+            *header_map(message).items(),
+            ("intelbus.parked.error", f"{type(error).__name__}: {error}"[:2000]),
+            ("intelbus.parked.attempts", str(self.max_attempts)),
+            ("intelbus.parked.source", source),
+            ("intelbus.parked.group", self.group),
+        ]
+        failures: list[str] = []
+        self._producer.produce(
+            self.parked_topic,
+            message.value(),
+            message.key(),
+            headers=headers,
+            on_delivery=lambda err, _: failures.append(str(err)) if err else None,
+        )
+        if self._producer.flush(30) or failures:
+            # Not parked means not done: do not commit; the message comes back.
+            raise RuntimeError(f"could not park {source}: {failures or 'timeout'}")
+        self.parked += 1
+        self.log.error("subscriber.parked", source=source, error=str(error)[:300])
+
+
+@dataclass(frozen=True)
+class ParkedMessage:
+    source: str
+    error: str
+    attempts: int
+    item: FeedItem | None
+    offset: int
+
+
+def read_parked(settings: Settings, recipient: str) -> Iterator[ParkedMessage]:
+    """Every message parked for ``recipient``, with why, decoded where possible."""
+    topic = load_topic_map(settings.topics_file, settings.topic_prefix).parked(recipient)
+    decoder = FeedDecoder(settings)
+    for message in read_to_end(settings, topic):
+        headers = header_map(message)
+        try:
+            item: FeedItem | None = decoder.decode(message)
+        except Exception:  # parked precisely because it may not decode
+            item = None
+        yield ParkedMessage(
+            source=headers.get("intelbus.parked.source", "?"),
+            error=headers.get("intelbus.parked.error", "?"),
+            attempts=int(headers.get("intelbus.parked.attempts", "0")),
+            item=item,
+            offset=message.offset() or 0,
+        )
+
+
+def read_feed(
+    settings: Settings, recipient: str, follow: bool, stop: threading.Event
+) -> Iterator[FeedItem]:
+    """Every delivery of the feed from the beginning, without committing anything; with
+    ``follow``, keep waiting for new ones until ``stop`` is set."""
+    topic = load_topic_map(settings.topics_file, settings.topic_prefix).feed(recipient)
+    decoder = FeedDecoder(settings)
+    if not follow:
+        for message in read_to_end(settings, topic):
+            yield decoder.decode(message)
+        return
+    consumer = clients.consumer(settings, f"intelbus-reader.{recipient}", "feed-reader")
+    partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    try:
+        while not stop.is_set():
+            polled = consumer.poll(0.2)
+            if polled is not None and not polled.error():
+                yield decoder.decode(polled)
+    finally:
+        consumer.close()

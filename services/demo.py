@@ -1,0 +1,224 @@
+"""``intelbus demo``: the seed scenarios end to end on the local stack, told step by step.
+
+Each run uses its own topics (prefix ``demo-<time>.``) so it starts clean and can be run
+again; the stack and the data stay (``intelbus stack down`` stops it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from consumers.audit.log import read_decision_log
+from consumers.audit.query import report_rows, table
+from consumers.audit.verify import verify_log
+from consumers.feed import FeedItem
+from consumers.subscriber import read_feed
+from intelbus import chain, clients, serde
+from intelbus.logs import configure_logging
+from intelbus.models import DisclosureAuthorization, Lookout, OfficerSafetyAlert, Record
+from intelbus.policy.recipients import load_recipients
+from intelbus.settings import Settings
+from intelbus.stack.local import LocalStack
+from intelbus.topics import TopicMap, apply_topics, load_topic_map
+from producers.publisher import Publisher
+from services.router.progress import wait_until_authorizations_applied, wait_until_routed
+from services.router.service import Router
+from services.scenario import PHASE_1, PHASE_2, TITLES, load_phase
+
+__all__ = ["register"]
+
+Say = Callable[[str], None]
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "demo", help="run the seed scenarios end to end on the local stack (about a minute)"
+    )
+    parser.set_defaults(run=_run)
+
+
+def _heading(say: Say, text: str) -> None:
+    say(f"\n== {text} {'=' * max(3, 86 - len(text))}")
+
+
+def _id_of(record: Record) -> str:
+    for field in ("authorization_id", "outcome_id", "event_id"):
+        if hasattr(record, field):
+            return str(getattr(record, field))
+    return ""
+
+
+def _cell(item: FeedItem | None) -> str:
+    if item is None:
+        return "-"
+    if item.decision == "pointer":
+        return "POINTER"
+    if item.decision == "deliver-redacted":
+        return "REDACTED -" + ",".join(path.removeprefix("pnr.") for path in item.removed)
+    return "WHOLE"
+
+
+class Demo:
+    def __init__(self, settings: Settings, say: Say = print) -> None:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+        prefix = f"demo-{stamp}."
+        self.settings = settings.model_copy(
+            update={
+                "topic_prefix": prefix,
+                "router_group": f"{prefix}intelbus-router",
+                "commit_interval_ms": 50,
+            }
+        )
+        self.say = say
+        self.topics: TopicMap = load_topic_map(self.settings.topics_file, prefix)
+        self.recipients = [r.id for r in load_recipients(self.settings.policies_dir)]
+        self.now = dt.datetime.now(dt.UTC)
+
+    def run(self) -> int:
+        started = time.monotonic()
+        say = self.say
+        _heading(say, "1. The local stack: Kafka (KRaft) and Apicurio Registry")
+        LocalStack(self.settings, say=lambda line: say(f"   {line}")).up()
+        apply_topics(clients.admin(self.settings), self.topics.specs(self.recipients))
+        serde.register_schemas(serde.registry_client(self.settings), self.settings.schemas_dir)
+        say(f"   topics {self.settings.topic_prefix}* created; schemas registered (BACKWARD)")
+
+        log_path = self.settings.home / "logs" / f"{self.settings.topic_prefix}router.log"
+        router, thread = self._start_router(log_path)
+        try:
+            self._phase_one()
+            self._phase_two()
+        finally:
+            router.stop.set()
+            thread.join(60)
+        self._audit()
+        say(
+            f"\nDone in {time.monotonic() - started:.0f}s. Router log: {log_path}\n"
+            f"Explore: intelbus subscribe --as ice --from-beginning (with "
+            f"INTELBUS_TOPIC_PREFIX={self.settings.topic_prefix}); stop the stack: "
+            "intelbus stack down"
+        )
+        return 0
+
+    def _start_router(self, log_path: Path) -> tuple[Router, threading.Thread]:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        configure_logging("INFO", log_path.open("a"))
+        router = Router(self.settings)
+        thread = threading.Thread(target=router.run, kwargs={"handle_signals": False}, daemon=True)
+        thread.start()
+        self.say(
+            f"   policy router started (policy {router.policy.version}, signing key "
+            f"{router.signer.key_id}); logging to {log_path}"
+        )
+        return router, thread
+
+    def _publish(self, records: list[Record]) -> None:
+        publisher = Publisher(self.settings, client_id="intelbus-demo")
+        for record in records:
+            delivery = publisher.publish(record)
+            title = TITLES.get(_id_of(record), type(record).__name__)
+            self.say(f"   published  {title:<52} -> {delivery.topic}")
+
+    def _feeds(self) -> dict[str, dict[str, FeedItem]]:
+        stop = threading.Event()
+        return {
+            r: {item.event_id: item for item in read_feed(self.settings, r, False, stop)}
+            for r in self.recipients
+        }
+
+    def _await_deliveries(self) -> dict[str, dict[str, FeedItem]]:
+        """Wait until the router has processed everything published, then read the feeds."""
+        wait_until_routed(
+            self.settings,
+            ("lookouts", self.topics.lookouts),
+            ("officer-safety", self.topics.officer_safety),
+        )
+        return self._feeds()
+
+    def _side_by_side(self, feeds: dict[str, dict[str, FeedItem]], event_ids: list[str]) -> None:
+        rows = [
+            [TITLES.get(e, e)] + [_cell(feeds[r].get(e)) for r in self.recipients]
+            for e in event_ids
+        ]
+        for line in table(["event", *self.recipients], rows).splitlines():
+            self.say(f"   {line}")
+
+    def _phase_one(self) -> None:
+        _heading(self.say, "2. Publishers publish the seed scenarios; the router fans them out")
+        records = load_phase(PHASE_1, self.now)
+        self._publish(records)
+        events = [r.event_id for r in records if isinstance(r, Lookout | OfficerSafetyAlert)]
+        feeds = self._await_deliveries()
+        self.say("\n   What each subscriber's feed received (- = nothing):")
+        self._side_by_side(feeds, events)
+        self.say(
+            "\n   CBP, the primary receiver, keeps the EU PNR (sensitive items masked); ICE and"
+            " JTTF Miami\n   get it removed (third parties); BEST Laredo gets only a pointer to"
+            " the ORCON item; IBET\n   Blaine (Canadian members) gets nothing of the NOFORN"
+            " lookout; the officer-safety alert\n   reaches everyone whose area covers Laredo."
+        )
+
+    def _phase_two(self) -> None:
+        _heading(self.say, "3. CBP grants ICE a third-party disclosure authorization")
+        authorization, update = load_phase(PHASE_2, self.now)
+        assert isinstance(authorization, DisclosureAuthorization)
+        assert isinstance(update, Lookout)
+        self._publish([authorization])
+        self.say(
+            f"   {authorization.authorization_id}: {authorization.kind.value} to "
+            f"{authorization.recipient} for case {authorization.case_reference}, purpose "
+            f"{authorization.purpose.value}, approved by {authorization.approving_office}, "
+            f"valid until {authorization.valid_until:%Y-%m-%d}"
+        )
+        # It applies to events decided after it reaches the router.
+        wait_until_authorizations_applied(self.settings, self.topics.authorizations)
+        self.say("   the router has applied it")
+        self._publish([update])
+        feeds = self._await_deliveries()
+        self.say("\n   ICE's feed, the two EU PNR lookouts of that case:")
+        for event_id, item in feeds["ice"].items():
+            if (
+                isinstance(item.record, Lookout)
+                and item.record.case_reference == update.case_reference
+            ):
+                pnr = item.record.pnr
+                shown = (
+                    f"PNR {pnr.record_locator} {pnr.flight_number} {'-'.join(pnr.route)}, "
+                    f"{', '.join(pnr.passenger_names)}; rules {', '.join(item.rules)}"
+                    if pnr
+                    else f"PNR removed; rules {', '.join(item.rules)}"
+                )
+                self.say(f"   {event_id:<22} {_cell(item):<18} {shown}")
+
+    def _audit(self) -> None:
+        _heading(self.say, "4. Compliance: the decision log")
+        entries = list(read_decision_log(self.settings, self.topics.decisions))
+        decisions = [e.decision for e in entries if e.decision is not None]
+        for line in table(
+            ["recipient", "decision", "rule", "count"], report_rows(decisions)
+        ).splitlines():
+            self.say(f"   {line}")
+        onward = [d for d in decisions if d.onward_transfer]
+        for d in onward:
+            self.say(
+                f"   onward transfer logged: {d.event_id} -> {d.recipient} under "
+                f"{', '.join(d.authorization_ids)} (decision {d.decision_id})"
+            )
+        report = verify_log(entries, chain.load_public_keys(self.settings.keys_dir))
+        verdict = "OK" if report.ok else "FAILED"
+        self.say(
+            f"\n   intelbus audit verify: {verdict}: {report.decisions} decisions in "
+            f"{report.chains} chain(s), {report.seals} signed seal(s)"
+        )
+        for problem in report.problems[:5]:
+            self.say(f"   {problem}")
+
+
+def _run(_: argparse.Namespace, settings: Settings) -> int:
+    return Demo(settings).run()

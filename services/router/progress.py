@@ -1,0 +1,70 @@
+"""How far a router has got: its lanes' committed offsets against what is in the topics.
+
+Used to wait for the router (the demo, the tests) and to watch its lag.
+"""
+
+from __future__ import annotations
+
+from confluent_kafka import TopicPartition
+
+from intelbus import clients
+from intelbus.settings import Settings
+from intelbus.topic_reader import read_to_end
+from intelbus.waiting import wait_for
+
+__all__ = [
+    "routed_fraction",
+    "routing_targets",
+    "wait_until_authorizations_applied",
+    "wait_until_routed",
+]
+
+
+def routing_targets(settings: Settings, topic: str) -> dict[int, int]:
+    """Per partition, the offset a consumer commits once it has processed every message now
+    in ``topic``: the last message's offset + 1 (a transaction marker after it is skipped)."""
+    targets: dict[int, int] = {}
+    for message in read_to_end(settings, topic):
+        targets[message.partition() or 0] = (message.offset() or 0) + 1
+    return targets
+
+
+def _committed(settings: Settings, group: str, topic: str, partitions: list[int]) -> dict[int, int]:
+    probe = clients.consumer(settings, group, "intelbus-progress")
+    try:
+        found = probe.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+    finally:
+        probe.close()
+    return {tp.partition: tp.offset for tp in found}
+
+
+def routed_fraction(settings: Settings, lane: str, topic: str, targets: dict[int, int]) -> float:
+    """The share of ``targets`` the router's ``lane`` (its consumer group) has committed."""
+    committed = _committed(settings, f"{settings.router_group}.{lane}", topic, list(targets))
+    done = sum(max(0, min(committed[p], end)) for p, end in targets.items())
+    return done / max(sum(targets.values()), 1)
+
+
+def wait_until_routed(
+    settings: Settings, *topics_by_lane: tuple[str, str], timeout: float = 120
+) -> None:
+    """Wait until each lane has committed every message now in its topic."""
+    for lane, topic in topics_by_lane:
+        targets = routing_targets(settings, topic)
+        wait_for(
+            lambda lane=lane, topic=topic, targets=targets: (  # type: ignore[misc]
+                routed_fraction(settings, lane, topic, targets) >= 1.0
+            ),
+            timeout=timeout,
+            what=f"the {lane} lane to process everything in {topic}",
+            interval=0.1,
+        )
+
+
+def wait_until_authorizations_applied(settings: Settings, authorizations_topic: str) -> None:
+    """Wait until both lanes have applied every authorization published so far."""
+    wait_until_routed(
+        settings,
+        ("lookouts.authorizations", authorizations_topic),
+        ("officer-safety.authorizations", authorizations_topic),
+    )

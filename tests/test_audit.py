@@ -1,0 +1,163 @@
+"""The audit tool on a real decision log: verify passes on an honest log and names the
+offset of a forged, altered or missing record; query, export and report answer reviewers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from confluent_kafka import TopicPartition
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from consumers.audit.log import read_decision_log
+from intelbus import chain, clients, serde
+from intelbus.cli import main
+from intelbus.models import ChainSeal, Decision, PolicyDecision
+from producers.publisher import Publisher
+from services.router.progress import wait_until_routed
+from services.scenario import PHASE_1, load_phase
+from tests.conftest import Bus
+from tests.router_helpers import running_router
+
+
+@pytest.fixture
+def routed(cli_env: Bus) -> Bus:
+    """The phase-1 examples routed: an honest decision log."""
+    publisher = Publisher(cli_env.settings)
+    with running_router(cli_env.settings):
+        for record in load_phase(PHASE_1, dt.datetime.now(dt.UTC)):
+            publisher.publish(record)
+        wait_until_routed(
+            cli_env.settings,
+            ("lookouts", cli_env.topics.lookouts),
+            ("officer-safety", cli_env.topics.officer_safety),
+        )
+    return cli_env
+
+
+def _produce(bus: Bus, record: PolicyDecision | ChainSeal, key: str) -> int:
+    topic = bus.topics.decisions
+    writer = serde.RecordSerde(
+        serde.registry_client(bus.settings), type(record), bus.settings.schemas_dir
+    )
+    offsets: list[int] = []
+    producer = clients.producer(bus.settings, "forger")
+    producer.produce(
+        topic,
+        writer.serialize(record, topic),
+        key.encode(),
+        on_delivery=lambda err, msg: offsets.append(msg.offset() or 0),
+    )
+    assert producer.flush(30) == 0
+    return offsets[0]
+
+
+def _head(bus: Bus) -> PolicyDecision:
+    """The last decision of the longest chain."""
+    decisions = [
+        e.decision for e in read_decision_log(bus.settings, bus.topics.decisions) if e.decision
+    ]
+    return max(decisions, key=lambda d: d.sequence)
+
+
+def _verify(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["audit", "verify"])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_verify_passes_on_an_honest_log(routed: Bus, capsys: pytest.CaptureFixture[str]) -> None:
+    code, output = _verify(capsys)
+    assert code == 0, output
+    assert "OK: 25 decisions in" in output
+
+
+def test_forged_decision_fails_verify_naming_its_offset(
+    routed: Bus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A forger who can write to the topic appends a well-formed, correctly hashed record
+    that links to the chain's head: no signed seal vouches for it."""
+    head = _head(routed)
+    forged = head.to_avro() | {
+        "decisionId": f"{head.chain}#{head.sequence + 1}",
+        "recipient": "ibet-blaine",
+        "decision": "DELIVER",
+        "sequence": head.sequence + 1,
+        "previousHash": head.hash,
+    }
+    forged["hash"] = chain.decision_hash(forged)
+    offset = _produce(routed, PolicyDecision.model_validate(forged), head.chain)
+    code, output = _verify(capsys)
+    assert code == 1
+    assert f"{routed.topics.decisions} partition" in output
+    assert f"offset {offset}: chain {head.chain}: forged or unsealed record" in output
+
+
+def test_altered_record_and_foreign_seal_are_named(
+    routed: Bus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = _head(routed)
+    altered = head.model_copy(update={"decision": Decision.DELIVER, "sequence": head.sequence + 1})
+    altered_offset = _produce(routed, altered, head.chain)
+    impostor = chain.SealSigner(Ed25519PrivateKey.generate())
+    message = chain.seal_message(head.chain, head.sequence, head.hash, chain.GENESIS)
+    seal = ChainSeal(
+        chain=head.chain,
+        sequence=head.sequence,
+        head_hash=head.hash,
+        previous_seal_hash=chain.GENESIS,
+        sealed_at=dt.datetime.now(dt.UTC),
+        key_id=impostor.key_id,
+        signature=impostor.sign(message),
+    )
+    seal_offset = _produce(routed, seal, head.chain)
+    code, output = _verify(capsys)
+    assert code == 1
+    assert f"offset {altered_offset}: chain {head.chain}: altered record" in output
+    assert f"offset {seal_offset}: chain {head.chain}: seal signed by unknown key" in output
+
+
+def test_missing_record_fails_verify_naming_where(
+    routed: Bus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Records deleted from the start of a partition (DeleteRecords) leave a gap."""
+    entries = list(read_decision_log(routed.settings, routed.topics.decisions))
+    first = min(
+        (e for e in entries if e.decision and e.decision.sequence == 2), key=lambda e: e.offset
+    )
+    admin = clients.admin(routed.settings)
+    tp = TopicPartition(routed.topics.decisions, first.partition, first.offset)
+    admin.delete_records([tp])[tp].result(timeout=30)
+    code, output = _verify(capsys)
+    assert code == 1
+    assert (
+        f"partition {first.partition} offset {first.offset}: chain {first.decision.chain}: "  # type: ignore[union-attr]
+        "gap: record 1" in output
+    )
+
+
+def test_query_export_and_report(routed: Bus, capsys: pytest.CaptureFixture[str]) -> None:
+    """Who received the EU PNR event, under which rule, and what was removed."""
+    assert main(["audit", "query", "--event", "cbp-ntc-2026-0417-1", "--delivered", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {(r["recipient"], r["decision"], tuple(r["removedFields"])) for r in rows} == {
+        ("cbp", "deliver-redacted", ("pnr.sensitive",)),
+        ("ice", "deliver-redacted", ("pnr",)),
+        ("jttf-miami", "deliver-redacted", ("pnr",)),
+    }
+    assert main(["audit", "query", "--recipient", "ice", "--eu-pnr"]) == 0
+    out = capsys.readouterr().out
+    assert "cbp-ntc-2026-0417-1" in out
+    assert "1 decision(s)" in out
+
+    assert main(["audit", "export", "--format", "csv", "--rule", "third-agency"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("decidedAt,eventId,")
+    assert len(lines) == 2
+    assert ",best-laredo,pointer,third-agency;most-restrictive," in lines[1]
+
+    assert main(["audit", "report"]) == 0
+    report = capsys.readouterr().out
+    assert "ibet-blaine  deny              noforn" in report
+    assert "25 decision(s)" in report
