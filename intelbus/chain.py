@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -47,19 +48,19 @@ PRIVATE_KEY_FILE = "decision-signing.key"
 PUBLIC_KEY_SUFFIX = ".pub"
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    raise TypeError(f"{type(value).__name__} cannot be hashed")
+# The decision record's only timestamp (intelbus.PolicyDecision).
+_TIME_FIELDS = ("decidedAt",)
 
 
 def decision_hash(decision: dict[str, Any]) -> str:
-    """sha256 (hex) of the decision's canonical JSON (sorted keys, no spaces), ``hash`` left out."""
-    body = {name: value for name, value in decision.items() if name != "hash"}
-    canonical = json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """sha256 (hex) of the decision's canonical JSON, ``hash`` left out: UTF-8, keys sorted,
+    no spaces, times as ISO 8601 UTC with milliseconds ("2026-11-23T12:00:00.000Z")."""
+    body = dict(decision)
+    body.pop("hash", None)
+    for name in _TIME_FIELDS:
+        when: dt.datetime = body[name]
+        body[name] = when.astimezone(dt.UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,13 @@ otherwise defaults to the ASSOCIATED strategy, which calls an endpoint Apicurio 
 
 from __future__ import annotations
 
+import io
 import json
 from functools import cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import fastavro
 from confluent_kafka.schema_registry import (
     Schema,
     SchemaRegistryClient,
@@ -38,6 +40,7 @@ from intelbus.settings import Settings
 __all__ = [
     "COMPATIBILITY",
     "MESSAGE_TYPES",
+    "FastCodec",
     "RecordSerde",
     "expanded_schema",
     "register_schemas",
@@ -189,6 +192,61 @@ class RecordSerde(Generic[R]):
 
     def deserialize(self, data: bytes, topic: str) -> R:
         return self.model.model_validate(self.deserialize_dict(data, topic))
+
+
+class FastCodec:
+    """One record type in the Confluent wire format, with fastavro directly.
+
+    For the router's hot path only: confluent-kafka's Avro serializer and deserializer run
+    their data-contract machinery (subject lookup, rules, inline tags, migrations) on every
+    message, about 180 µs of a ~330 µs event at fan-out 3 (bench/). This codec does the same
+    framing with the same registry: writer schemas come from the registry by id (cached),
+    the reader schema is ours, and it writes under our schema's registered id (looked up,
+    never registered, as the serializers are configured).
+    """
+
+    def __init__(
+        self, client: SchemaRegistryClient, model: type[Record], schemas_dir: Path
+    ) -> None:
+        self.model = model
+        self._client = client
+        text = expanded_schema(schemas_dir, model.avro_name)
+        self._reader = fastavro.parse_schema(json.loads(text))
+        registered = client.lookup_schema(model.avro_name, Schema(text, "AVRO"))
+        if registered.schema_id is None:
+            raise ValueError(f"the registry returned no id for {model.avro_name}")
+        self.schema_id: int = registered.schema_id
+        self._header = b"\x00" + self.schema_id.to_bytes(4, "big")
+        self._writers: dict[int, Any] = {}
+
+    def _writer(self, schema_id: int) -> Any:
+        writer = self._writers.get(schema_id)
+        if writer is None:
+            schema = self._client.get_schema(schema_id)
+            writer = self._writers[schema_id] = fastavro.parse_schema(
+                json.loads(schema.schema_str or "{}")
+            )
+        return writer
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        """The record of a framed message, read with our schema (resolving the writer's)."""
+        schema_id = schema_id_of(data)
+        if schema_id is None:
+            raise ValueError("not in the Confluent wire format")
+        payload = io.BytesIO(data[CONFLUENT_HEADER:])
+        if schema_id == self.schema_id:
+            record = fastavro.schemaless_reader(payload, self._reader, None)
+        else:
+            record = fastavro.schemaless_reader(payload, self._writer(schema_id), self._reader)
+        if not isinstance(record, dict):
+            raise ValueError(f"expected a record, decoded {type(record).__name__}")
+        return record
+
+    def encode(self, record: dict[str, Any]) -> bytes:
+        buffer = io.BytesIO()
+        buffer.write(self._header)
+        fastavro.schemaless_writer(buffer, self._reader, record)
+        return buffer.getvalue()
 
 
 def register_schemas(

@@ -12,10 +12,11 @@ from typing import Any
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import ValidationError
 
+from intelbus.models import Lookout, OfficerSafetyAlert
 from intelbus.policy.engine import Event
 from intelbus.serde import (
     CONFLUENT_HEADER,
-    RecordSerde,
+    FastCodec,
     RegistryUnavailable,
     SchemaNames,
     UnknownSchemaId,
@@ -34,15 +35,13 @@ class Rejected(Exception):
 
 
 class EventDecoder:
-    def __init__(
-        self, client: SchemaRegistryClient, serde: RecordSerde[Any], max_bytes: int
-    ) -> None:
+    def __init__(self, client: SchemaRegistryClient, codec: FastCodec, max_bytes: int) -> None:
         self._names = SchemaNames(client)
-        self._serde = serde
-        self._expected = serde.model.avro_name
+        self._codec = codec
+        self._expected = codec.model.avro_name
         self._max_bytes = max_bytes
 
-    def decode(self, value: bytes | None, topic: str) -> tuple[Event, dict[str, Any]]:
+    def decode(self, value: bytes | None) -> tuple[Event, dict[str, Any]]:
         """The validated event and its Avro dict (decoded once, reused for every view)."""
         if not value:
             raise Rejected("empty", "the message has no value")
@@ -60,13 +59,12 @@ class EventDecoder:
         if name != self._expected:
             raise Rejected("wrong-schema", f"schema id {schema_id} is {name}, not {self._expected}")
         try:
-            record = self._serde.deserialize_dict(value, topic)
-        except RegistryUnavailable:
-            raise
+            record = self._codec.decode(value)
         except Exception as error:  # fastavro raises many types on corrupt input
             raise Rejected("undecodable", f"{type(error).__name__}: {error}"[:500]) from None
         try:
-            event = self._serde.model.model_validate(record)
+            event = self._codec.model.model_validate(record)
+            assert isinstance(event, Lookout | OfficerSafetyAlert)
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5]

@@ -15,7 +15,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 from confluent_kafka import (
@@ -42,7 +41,7 @@ from intelbus.models import (
 )
 from intelbus.policy.engine import Event, PolicyEngine, Verdict
 from intelbus.policy.policyset import PolicySet
-from intelbus.serde import RecordSerde
+from intelbus.serde import FastCodec, RecordSerde
 from intelbus.settings import Settings
 from intelbus.topics import TopicMap
 from services.router.authorizations import AuthorizationFeed
@@ -82,25 +81,27 @@ class LaneConfig:
 
 @dataclass(frozen=True)
 class LaneSerdes:
-    event: RecordSerde[Any]
-    pointer: RecordSerde[Any]
-    decision: RecordSerde[Any]
-    seal: RecordSerde[Any]
-    authorization: RecordSerde[Any]
+    """The hot path's codecs, and the authorization feed's (ordinary) serde."""
+
+    event: FastCodec
+    pointer: FastCodec
+    decision: FastCodec
+    seal: FastCodec
+    authorization: RecordSerde[DisclosureAuthorization]
 
     @classmethod
     def create(cls, settings: Settings, event_model: type[Record]) -> LaneSerdes:
         client = serde.registry_client(settings)
 
-        def of(model: type[Record]) -> RecordSerde[Any]:
-            return RecordSerde(client, model, settings.schemas_dir)
+        def codec(model: type[Record]) -> FastCodec:
+            return FastCodec(client, model, settings.schemas_dir)
 
         return cls(
-            of(event_model),
-            of(Pointer),
-            of(PolicyDecision),
-            of(ChainSeal),
-            of(DisclosureAuthorization),
+            codec(event_model),
+            codec(Pointer),
+            codec(PolicyDecision),
+            codec(ChainSeal),
+            RecordSerde(client, DisclosureAuthorization, settings.schemas_dir),
         )
 
 
@@ -146,10 +147,9 @@ def _headers(verdict: Verdict, event: Event, decision_id: str, policy_version: s
 class _Views:
     """Encodes each distinct view of one event once; a whole delivery reuses the input bytes."""
 
-    def __init__(self, original: bytes, serdes: LaneSerdes, topic: str) -> None:
+    def __init__(self, original: bytes, serdes: LaneSerdes) -> None:
         self._original = original
         self._serdes = serdes
-        self._topic = topic
         self._cache: dict[tuple[Decision, tuple[str, ...]], bytes] = {}
 
     def encode(self, verdict: Verdict) -> bytes:
@@ -159,10 +159,10 @@ class _Views:
         encoded = self._cache.get(key)
         if encoded is None:
             assert verdict.view is not None
-            serde = (
+            codec = (
                 self._serdes.pointer if verdict.decision is Decision.POINTER else self._serdes.event
             )
-            encoded = serde.serialize_dict(verdict.view, self._topic)
+            encoded = codec.encode(verdict.view)
             self._cache[key] = encoded
         return encoded
 
@@ -181,6 +181,7 @@ class Lane:
         )
         self.log = log.bind(lane=config.name)
         self.group = f"{settings.router_group}.{config.name}"
+        self.transactional_id = f"{self.group}-{settings.router_instance}"
         self.authorizations = AuthorizationFeed(
             settings,
             f"{self.group}.authorizations",
@@ -192,7 +193,16 @@ class Lane:
         self.counts: Counter[str] = Counter()
         self.batch = _Batch()
         self.consumer: Consumer = clients.consumer(
-            settings, self.group, f"router-{config.name}", **{"fetch.wait.max.ms": 100}
+            settings,
+            self.group,
+            f"router-{config.name}",
+            **{
+                "fetch.wait.max.ms": 100,
+                # Static membership (KIP-345): a restarted instance takes its partitions back
+                # at once instead of waiting for its dead predecessor's session to expire.
+                "group.instance.id": self.transactional_id,
+                "session.timeout.ms": 15_000,
+            },
         )
         self.producer: Producer = self._new_producer()
 
@@ -202,7 +212,7 @@ class Lane:
         producer = clients.transactional_producer(
             self.settings,
             f"router-{self.config.name}",
-            f"{self.group}-{self.settings.router_instance}",
+            self.transactional_id,
             **{"linger.ms": self.config.linger_ms, "queue.buffering.max.messages": 1_000_000},
         )
         # Fences any earlier incarnation of this router and aborts what it left open.
@@ -296,7 +306,7 @@ class Lane:
         )
         value = message.value()
         try:
-            event, record = self.decoder.decode(value, topic)
+            event, record = self.decoder.decode(value)
         except Rejected as rejected:
             self._dead_letter(message, rejected.reason, rejected.detail)
             self.batch.track(message)
@@ -305,7 +315,7 @@ class Lane:
             raise _Retry(f"schema registry unavailable: {unavailable}") from None
         assert value is not None
         at = dt.datetime.now(dt.UTC)
-        views = _Views(value, self.serdes, topic)
+        views = _Views(value, self.serdes)
         source = Source(topic, partition, offset)
         failed: Verdict | None = None
         for recipient in self.recipients:
@@ -321,7 +331,7 @@ class Lane:
                 )
             self._produce(
                 self.topics.decisions,
-                self.serdes.decision.serialize_dict(decision, self.topics.decisions),
+                self.serdes.decision.encode(decision),
                 chain.encode(),
             )
             self.counts[verdict.decision.label] += 1
@@ -342,7 +352,7 @@ class Lane:
                 ("intelbus.dlq.reason", reason.encode()),
                 ("intelbus.dlq.detail", detail.encode(errors="replace")[:2000]),
                 ("intelbus.dlq.source", source.encode()),
-                ("intelbus.dlq.router", f"{self.group}-{self.settings.router_instance}".encode()),
+                ("intelbus.dlq.router", self.transactional_id.encode()),
             ],
         )
         self.counts["dead-letter"] += 1
@@ -370,7 +380,7 @@ class Lane:
             chain, seal = self.chains.seal(topic, partition, now)
             self._produce(
                 self.topics.decisions,
-                self.serdes.seal.serialize_dict(seal, self.topics.decisions),
+                self.serdes.seal.encode(seal),
                 chain.encode(),
             )
         offsets = [
