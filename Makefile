@@ -25,8 +25,16 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
-bench: $(STAMP)
+# The Quix Streams peer pins older confluent-kafka and pydantic: it gets a virtualenv of its own.
+BENCH_STAMP := .venv-bench/.installed
+$(BENCH_STAMP):
+	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	@.venv-bench/bin/python -m pip install --quiet --upgrade pip
+	@.venv-bench/bin/python -m pip install --quiet "quixstreams==3.28.1" "fastavro>=1.9" "pyyaml>=6"
+	@touch $@
+
+bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-bench .mypy_cache .ruff_cache .pytest_cache

@@ -43,7 +43,7 @@ class Subscriber:
         topics = load_topic_map(settings.topics_file, settings.topic_prefix)
         self.settings = settings
         self.recipient = recipient
-        self.feed = topics.feed(recipient)
+        self.deliveries = topics.deliveries(recipient)
         self.parked_topic = topics.parked(recipient)
         self.group = group or f"intelbus-subscriber.{recipient}"
         self.handler = handler
@@ -60,8 +60,8 @@ class Subscriber:
     def run(self, *, follow: bool = True) -> None:
         """Handle the feed until :attr:`stop` is set; without ``follow``, stop once
         everything committed to the feed when the call began has been handled."""
-        tracker = None if follow else EndTracker(committed_ends(self.settings, self.feed))
-        self._consumer.subscribe([self.feed])
+        tracker = None if follow else EndTracker(committed_ends(self.settings, self.deliveries))
+        self._consumer.subscribe(self.deliveries)
         try:
             while not self.stop.is_set() and not (tracker and tracker.done):
                 message = self._consumer.poll(0.2)
@@ -69,13 +69,13 @@ class Subscriber:
                     if message is not None:
                         self.log.warning("subscriber.consumer_error", error=str(message.error()))
                     if tracker and self._consumer.assignment():
-                        tracker.check_positions(self._consumer, self.feed)
+                        tracker.check_positions(self._consumer)
                     continue
                 self._handle(message)
                 # Only now is the message done: handled, or parked for a person to look at.
                 self._consumer.commit(message=message, asynchronous=False)
                 if tracker:
-                    tracker.seen(message.partition() or 0, message.offset() or 0)
+                    tracker.seen(message)
         finally:
             self._producer.flush(30)
             self._consumer.close()
@@ -156,17 +156,22 @@ def read_parked(settings: Settings, recipient: str) -> Iterator[ParkedMessage]:
 def read_feed(
     settings: Settings, recipient: str, follow: bool, stop: threading.Event
 ) -> Iterator[FeedItem]:
-    """Every delivery of the feed from the beginning, without committing anything; with
-    ``follow``, keep waiting for new ones until ``stop`` is set."""
-    topic = load_topic_map(settings.topics_file, settings.topic_prefix).feed(recipient)
+    """Every delivery (lookouts and alerts) from the beginning, without committing anything;
+    with ``follow``, keep waiting for new ones until ``stop`` is set."""
+    topics = load_topic_map(settings.topics_file, settings.topic_prefix).deliveries(recipient)
     decoder = FeedDecoder(settings)
     if not follow:
-        for message in read_to_end(settings, topic):
+        for message in read_to_end(settings, topics):
             yield decoder.decode(message)
         return
     consumer = clients.consumer(settings, f"intelbus-reader.{recipient}", "feed-reader")
-    partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    consumer.assign(
+        [
+            TopicPartition(topic, p, OFFSET_BEGINNING)
+            for topic in topics
+            for p in consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        ]
+    )
     try:
         while not stop.is_set():
             polled = consumer.poll(0.2)

@@ -19,6 +19,7 @@ altered record, or a gap) is reported with its topic, partition and offset.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -58,9 +59,13 @@ def decision_hash(decision: dict[str, Any]) -> str:
     body = dict(decision)
     body.pop("hash", None)
     for name in _TIME_FIELDS:
-        when: dt.datetime = body[name]
-        body[name] = when.astimezone(dt.UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+        body[name] = _iso_millis(body[name])
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@functools.lru_cache(maxsize=64)  # one event's decisions share one decision time
+def _iso_millis(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from intelbus.yamlfile import load_yaml_model
 
 __all__ = ["TopicMap", "TopicSpec", "apply_topics", "load_topic_map"]
 
+RECIPIENT_ROLES = ("feed", "alerts", "parked")
 TOPIC_ROLES = (
     "lookouts",
     "officer_safety",
@@ -53,8 +54,7 @@ class _TopicsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     defaults: _Defaults
     topics: dict[Literal[TOPIC_ROLES], _Declared]  # type: ignore[valid-type]
-    feeds: _Declared
-    parked: _Declared
+    per_recipient: dict[Literal[RECIPIENT_ROLES], _Declared]  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
@@ -109,25 +109,28 @@ class TopicMap:
     def dead_letter(self) -> str:
         return self.role("dead_letter").name
 
-    def feed(self, recipient: str) -> str:
-        return self.feed_spec(recipient).name
+    def of_recipient(self, role: str, recipient: str) -> TopicSpec:
+        declared = self._file.per_recipient[role]
+        return self._spec(declared, declared.name.format(recipient=recipient))
 
-    def feed_spec(self, recipient: str) -> TopicSpec:
-        feeds = self._file.feeds
-        return self._spec(feeds, feeds.name.format(recipient=recipient))
+    def feed(self, recipient: str) -> str:
+        return self.of_recipient("feed", recipient).name
+
+    def alerts(self, recipient: str) -> str:
+        return self.of_recipient("alerts", recipient).name
 
     def parked(self, recipient: str) -> str:
-        return self.parked_spec(recipient).name
+        return self.of_recipient("parked", recipient).name
 
-    def parked_spec(self, recipient: str) -> TopicSpec:
-        parked = self._file.parked
-        return self._spec(parked, parked.name.format(recipient=recipient))
+    def deliveries(self, recipient: str) -> list[str]:
+        """Every topic the router delivers to ``recipient`` on: its feed and its alerts."""
+        return [self.feed(recipient), self.alerts(recipient)]
 
     def specs(self, recipients: Iterable[str]) -> list[TopicSpec]:
         per_recipient = [
-            spec
+            self.of_recipient(role, recipient)
             for recipient in recipients
-            for spec in (self.feed_spec(recipient), self.parked_spec(recipient))
+            for role in RECIPIENT_ROLES
         ]
         return [self.role(role) for role in TOPIC_ROLES] + per_recipient
 

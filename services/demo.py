@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from consumers.audit.log import read_decision_log
-from consumers.audit.query import report_rows, table
+from consumers.audit.query import report_rows
 from consumers.audit.verify import verify_log
 from consumers.feed import FeedItem
 from consumers.subscriber import read_feed
@@ -25,6 +25,7 @@ from intelbus.models import DisclosureAuthorization, Lookout, OfficerSafetyAlert
 from intelbus.policy.recipients import load_recipients
 from intelbus.settings import Settings
 from intelbus.stack.local import LocalStack
+from intelbus.tables import table
 from intelbus.topics import TopicMap, apply_topics, load_topic_map
 from producers.publisher import Publisher
 from services.router.progress import wait_until_authorizations_applied, wait_until_routed

@@ -31,12 +31,17 @@ def _caught_up(consumer: Consumer, admin: AdminClient, partitions: list[TopicPar
     return True
 
 
-def read_all(settings: Settings, topic: str, expected: int, timeout: float = 60.0) -> list[Message]:
-    """Read every committed message of ``topic``: wait until at least ``expected`` arrived
+def read_all(
+    settings: Settings, topics: str | list[str], expected: int, timeout: float = 60.0
+) -> list[Message]:
+    """Read every committed message of ``topics``: wait until at least ``expected`` arrived
     and the reader has caught up with the end of every partition (so extras cannot hide)."""
     consumer = clients.consumer(settings, f"test-reader-{uuid.uuid4()}", "test-reader")
-    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-    partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
+    partitions = [
+        TopicPartition(topic, p, OFFSET_BEGINNING)
+        for topic in ([topics] if isinstance(topics, str) else topics)
+        for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ]
     consumer.assign(partitions)
     admin = clients.admin(settings)
     messages: list[Message] = []
@@ -45,13 +50,13 @@ def read_all(settings: Settings, topic: str, expected: int, timeout: float = 60.
         while True:
             for message in consumer.consume(1000, 0.2):
                 if message.error():
-                    raise RuntimeError(f"reading {topic}: {message.error()}")
+                    raise RuntimeError(f"reading {topics}: {message.error()}")
                 messages.append(message)
             if len(messages) >= expected and _caught_up(consumer, admin, partitions):
                 return messages
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"read {len(messages)} of {expected} expected messages from {topic} "
+                    f"read {len(messages)} of {expected} expected messages from {topics} "
                     f"in {timeout:.0f}s"
                 )
     finally:

@@ -55,12 +55,14 @@ def headers_of(message: Message) -> dict[str, str]:
     }
 
 
-def feed_of(settings: Settings, topic: str, expected: int) -> dict[str, list[dict[str, Any]]]:
+def feed_of(
+    settings: Settings, topics: list[str], expected: int
+) -> dict[str, list[dict[str, Any]]]:
     """A feed's messages by event id: decision header, rules, removed fields and the value."""
     client = serde.registry_client(settings)
     names = serde.SchemaNames(client)
     by_event: dict[str, list[dict[str, Any]]] = {}
-    for message in read_all(settings, topic, expected):
+    for message in read_all(settings, topics, expected):
         value = value_of(message)
         headers = headers_of(message)
         schema_id = serde.schema_id_of(value)

@@ -114,7 +114,7 @@ def test_examples_end_to_end(bus: Bus) -> None:
             for (event, r), outcome in EXPECTED.items()
             if r == recipient and outcome[0] != "deny"
         }
-        feed = feed_of(bus.settings, bus.topics.feed(recipient), expected=len(wanted))
+        feed = feed_of(bus.settings, bus.topics.deliveries(recipient), expected=len(wanted))
         assert {event: [m["decision"] for m in ms] for event, ms in feed.items()} == {
             event: [decision] for event, decision in wanted.items()
         }, recipient

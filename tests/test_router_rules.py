@@ -54,9 +54,12 @@ def test_each_rule_fires_and_holds_back_through_the_router(bus: Bus) -> None:
                 expect.authorizations,
                 expect.notifications,
             ), (scenario.name, recipient)
-            assert d.feed_topic == (
-                None if expect.decision == "deny" else bus.topics.feed(recipient)
+            delivered_on = (
+                bus.topics.alerts(recipient)
+                if isinstance(scenario.event, OfficerSafetyAlert)
+                else bus.topics.feed(recipient)
             )
+            assert d.feed_topic == (None if expect.decision == "deny" else delivered_on)
 
     # Every feed holds exactly the non-denied events, once each, with the exact view.
     client = serde.registry_client(bus.settings)
@@ -70,8 +73,7 @@ def test_each_rule_fires_and_holds_back_through_the_router(bus: Bus) -> None:
             for s in table
             if s.expect[recipient].decision != "deny"
         }
-        feed_topic = bus.topics.feed(recipient)
-        feed = feed_of(bus.settings, feed_topic, expected=len(delivered))
+        feed = feed_of(bus.settings, bus.topics.deliveries(recipient), expected=len(delivered))
         assert set(feed) == set(delivered), recipient
         for event_id, messages in feed.items():
             scenario, expect = delivered[event_id]
@@ -81,7 +83,7 @@ def test_each_rule_fires_and_holds_back_through_the_router(bus: Bus) -> None:
                 expect.rules,
                 expect.removed,
             )
-            view = readers[message["type"]].deserialize(message["bytes"], feed_topic)
+            view = readers[message["type"]].deserialize(message["bytes"], "feed")
             if expect.decision == "deliver":
                 assert message["bytes"] == published[event_id]
             elif expect.decision == "pointer":

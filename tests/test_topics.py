@@ -28,7 +28,9 @@ def test_apply_creates_declared_topics_with_their_configs(bus: Bus) -> None:
             assert config[key] == value, (spec.name, key)
     assert _describe(bus, bus.topics.authorizations)["cleanup.policy"] == "compact"
     assert _describe(bus, bus.topics.decisions)["retention.ms"] == "-1"
-    assert {bus.topics.feed(r) for r in recipients} <= set(metadata)
+    for recipient in recipients:
+        assert {bus.topics.feed(recipient), bus.topics.alerts(recipient)} <= set(metadata)
+        assert bus.topics.parked(recipient) in metadata
 
 
 def test_apply_is_idempotent_and_repairs_drift(bus: Bus) -> None:

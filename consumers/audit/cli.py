@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from consumers.audit.log import Entry, read_decision_log
-from consumers.audit.query import DecisionFilter, export, report_rows, table
+from consumers.audit.query import DecisionFilter, export, report_rows
 from consumers.audit.verify import verify_log
 from intelbus import chain
 from intelbus.errors import IntelbusError
 from intelbus.models import Decision, PolicyDecision
 from intelbus.progress import Progress
 from intelbus.settings import Settings
+from intelbus.tables import table
 from intelbus.topics import load_topic_map
 
 __all__ = ["register"]

@@ -13,7 +13,7 @@ from typing import Any
 from intelbus.jsonout import dumps
 from intelbus.models import Decision, PolicyDecision
 
-__all__ = ["DecisionFilter", "export", "report_rows", "table"]
+__all__ = ["DecisionFilter", "export", "report_rows"]
 
 EXPORT_FIELDS = [
     "decidedAt",
@@ -114,14 +114,3 @@ def report_rows(decisions: Iterable[PolicyDecision]) -> list[tuple[str, str, str
         for rule in d.rules or ["-"]:
             counts[(d.recipient, d.decision.label, rule)] += 1
     return sorted((*key, count) for key, count in counts.items())
-
-
-def table(headers: list[str], rows: Iterable[Iterable[object]]) -> str:
-    """A plain text table, columns as wide as their widest cell."""
-    cells = [headers, *([str(c) for c in row] for row in rows)]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)

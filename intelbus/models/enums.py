@@ -120,4 +120,7 @@ class Decision(StrEnum):
     @property
     def label(self) -> str:
         """The lower-case name reviewers see: deliver, deliver-redacted, pointer, deny."""
-        return self.value.lower().replace("_", "-")
+        return _LABELS[self]
+
+
+_LABELS = {decision: decision.value.lower().replace("_", "-") for decision in Decision}

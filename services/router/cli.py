@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any
 
 from intelbus.logs import configure_logging
 from intelbus.settings import Settings
-from services.router.service import Router
+from services.router.service import LANES, Router
+from services.router.supervisor import die_with_parent, supervise
 
 __all__ = ["register"]
+
+BULK_LANE_NICENESS = 10
 
 
 def register(commands: Any) -> None:
@@ -18,9 +23,14 @@ def register(commands: Any) -> None:
     run = actions.add_parser(
         "run",
         help="route inbound events to the recipients' feeds, exactly once, until SIGTERM",
+        description="Each lane (lookouts, officer-safety) runs in a process of its own.",
     )
-    run.add_argument("--instance", help="distinct id per router process (INTELBUS_ROUTER_INSTANCE)")
+    run.add_argument(
+        "--instance", help="distinct id per router of one group (INTELBUS_ROUTER_INSTANCE)"
+    )
     run.add_argument("--commit-interval-ms", type=int, help="lookout lane batching (default 100)")
+    run.add_argument("--lane", choices=LANES, help="run only this lane, in this process")
+    run.add_argument("--threads", action="store_true", help="all lanes as threads of one process")
     run.add_argument("--log-level", default="INFO")
     run.set_defaults(run=_run)
 
@@ -33,4 +43,19 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.commit_interval_ms is not None:
         overrides["commit_interval_ms"] = args.commit_interval_ms
     settings = settings.model_copy(update=overrides)
-    return Router(settings).run()
+    if args.lane:
+        die_with_parent()
+        if args.lane == "lookouts":
+            # The bulk lane yields the CPU to the officer-safety lane (and the broker).
+            os.nice(BULK_LANE_NICENESS)
+        return Router(settings, lanes=(args.lane,)).run()
+    if args.threads:
+        return Router(settings).run()
+    # Validate the policy set here too, so a bad policy fails before any lane starts.
+    Router(settings, lanes=())
+    passed = [f"--log-level={args.log_level}"]
+    if args.instance:
+        passed.append(f"--instance={args.instance}")
+    if args.commit_interval_ms is not None:
+        passed.append(f"--commit-interval-ms={args.commit_interval_ms}")
+    return supervise(LANES, [sys.executable, "-m", "intelbus", "router", "run", *passed, "--lane"])

@@ -74,6 +74,7 @@ class LaneConfig:
     name: str
     topic: str
     event_model: type[Lookout] | type[OfficerSafetyAlert]
+    delivers_to: str  # the per-recipient topic role (deploy/topics.yaml): feed or alerts
     commit_interval_s: float
     # Low latency: send each produced message at once instead of lingering for a batch.
     linger_ms: int
@@ -190,6 +191,12 @@ class Lane:
         )
         self.engine = PolicyEngine(context.policy, self.authorizations.book)
         self.recipients = list(self.engine.policy.recipients)
+        # Topic names are looked up per message: resolve them once.
+        self.feeds = {
+            recipient: self.topics.of_recipient(config.delivers_to, recipient).name
+            for recipient in self.recipients
+        }
+        self.decisions_topic = self.topics.decisions
         self.counts: Counter[str] = Counter()
         self.batch = _Batch()
         self.consumer: Consumer = clients.consumer(
@@ -320,7 +327,7 @@ class Lane:
         failed: Verdict | None = None
         for recipient in self.recipients:
             verdict = self.engine.evaluate(event, record, recipient, at)
-            feed = self.topics.feed(recipient) if verdict.view is not None else None
+            feed = self.feeds[recipient] if verdict.view is not None else None
             chain, decision = self.chains.decision(source, event, verdict, feed, at)
             if feed is not None:
                 self._produce(
@@ -330,7 +337,7 @@ class Lane:
                     _headers(verdict, event, decision["decisionId"], self.engine.policy.version),
                 )
             self._produce(
-                self.topics.decisions,
+                self.decisions_topic,
                 self.serdes.decision.encode(decision),
                 chain.encode(),
             )
@@ -379,7 +386,7 @@ class Lane:
         for topic, partition in self.chains.moved():
             chain, seal = self.chains.seal(topic, partition, now)
             self._produce(
-                self.topics.decisions,
+                self.decisions_topic,
                 self.serdes.seal.encode(seal),
                 chain.encode(),
             )

@@ -13,6 +13,7 @@ from intelbus.topic_reader import read_to_end
 from intelbus.waiting import wait_for
 
 __all__ = [
+    "lane_is_running",
     "routed_fraction",
     "routing_targets",
     "wait_until_authorizations_applied",
@@ -40,9 +41,19 @@ def _committed(settings: Settings, group: str, topic: str, partitions: list[int]
 
 def routed_fraction(settings: Settings, lane: str, topic: str, targets: dict[int, int]) -> float:
     """The share of ``targets`` the router's ``lane`` (its consumer group) has committed."""
+    if not targets:
+        return 1.0
     committed = _committed(settings, f"{settings.router_group}.{lane}", topic, list(targets))
     done = sum(max(0, min(committed[p], end)) for p, end in targets.items())
     return done / max(sum(targets.values()), 1)
+
+
+def lane_is_running(settings: Settings, lane: str) -> bool:
+    """Has the lane's consumer group a member with partitions assigned (state Stable)?"""
+    group = f"{settings.router_group}.{lane}"
+    admin = clients.admin(settings)  # must outlive the future
+    description = admin.describe_consumer_groups([group], request_timeout=10)[group].result(15)
+    return bool(description.members) and str(description.state).endswith("STABLE")
 
 
 def wait_until_routed(

@@ -1,5 +1,9 @@
-"""The router process: both lanes (lookouts; officer-safety on a low-latency lane) as threads,
-a clean stop on SIGTERM/SIGINT, and a non-zero exit if a lane fails."""
+"""A router process: its lanes (lookouts; officer-safety on a low-latency lane) as threads,
+a clean stop on SIGTERM/SIGINT, and a non-zero exit if a lane fails.
+
+``intelbus router run`` gives each lane a process of its own (services/router/supervisor.py)
+so that a busy lookout lane never holds the interpreter lock an alert is waiting for; tests
+and the demo run both lanes as threads of one process."""
 
 from __future__ import annotations
 
@@ -16,14 +20,23 @@ from intelbus.settings import Settings
 from intelbus.topics import load_topic_map
 from services.router.lane import Lane, LaneConfig, RouterContext
 
-__all__ = ["Router"]
+__all__ = ["LANES", "Router"]
 
 log = structlog.get_logger()
 
 
+LANES = ("lookouts", "officer-safety")
+
+
 class Router:
-    def __init__(self, settings: Settings, policy: PolicySet | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        policy: PolicySet | None = None,
+        lanes: tuple[str, ...] = LANES,
+    ) -> None:
         self.settings = settings
+        self.lane_names = lanes
         # Refuse to start on an invalid policy set (fail closed).
         self.policy = policy or load_policy_set(settings.policies_dir)
         self.topics = load_topic_map(settings.topics_file, settings.topic_prefix)
@@ -34,24 +47,25 @@ class Router:
     def lanes(self) -> list[Lane]:
         s = self.settings
         context = RouterContext(s, self.topics, self.policy, self.signer, self.stop)
-        return [
-            Lane(
-                context,
-                LaneConfig(
-                    "lookouts", self.topics.lookouts, Lookout, s.commit_interval_ms / 1000, 5
-                ),
+        configs = {
+            "lookouts": LaneConfig(
+                "lookouts",
+                self.topics.lookouts,
+                Lookout,
+                "feed",
+                s.commit_interval_ms / 1000,
+                5,
             ),
-            Lane(
-                context,
-                LaneConfig(
-                    "officer-safety",
-                    self.topics.officer_safety,
-                    OfficerSafetyAlert,
-                    s.alert_commit_interval_ms / 1000,
-                    0,
-                ),
+            "officer-safety": LaneConfig(
+                "officer-safety",
+                self.topics.officer_safety,
+                OfficerSafetyAlert,
+                "alerts",
+                s.alert_commit_interval_ms / 1000,
+                0,
             ),
-        ]
+        }
+        return [Lane(context, configs[name]) for name in self.lane_names]
 
     def run(self, handle_signals: bool = True) -> int:
         """Run until SIGTERM/SIGINT or :attr:`stop` (or a lane fails); return the exit code."""

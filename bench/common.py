@@ -1,0 +1,210 @@
+"""What every benchmark needs: a private namespace of topics, preloaded events, a process to
+measure (CPU seconds, peak RSS, progress of its consumer group) and the machine it ran on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from intelbus import clients, serde
+from intelbus.models import Record
+from intelbus.settings import PROJECT_ROOT, Settings
+from intelbus.topics import TopicMap, apply_topics, load_topic_map
+from producers.publisher import Publisher
+from services.router.progress import routed_fraction, routing_targets
+
+__all__ = [
+    "Measured",
+    "Namespace",
+    "bench_policies",
+    "machine",
+    "percentiles",
+    "preload",
+    "run_until_consumed",
+]
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def bench_policies(fanout: int, into: Path) -> Path:
+    """A copy of policies/ whose recipients are ``fanout`` nationwide DHS subscribers of every
+    category (cbp, ice, then clones of ice), so every event goes to every recipient."""
+    into.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_ROOT / "policies" / "rules.yaml", into / "rules.yaml")
+    recipients = yaml.safe_load((PROJECT_ROOT / "policies" / "recipients.yaml").read_text())
+    base = {r["id"]: r for r in recipients["recipients"]}
+    chosen = [base["cbp"], base["ice"]] + [
+        base["ice"] | {"id": f"dhs-{n}", "name": f"DHS component {n}"} for n in range(fanout)
+    ]
+    (into / "recipients.yaml").write_text(yaml.safe_dump({"recipients": chosen[:fanout]}))
+    return into
+
+
+@dataclass
+class Namespace:
+    """Topics of one benchmark run, under a unique prefix, for the given recipients."""
+
+    settings: Settings
+    topics: TopicMap
+    recipients: list[str]
+
+    @classmethod
+    def create(cls, base: Settings, name: str, policies_dir: Path | None = None) -> Namespace:
+        from intelbus.policy.recipients import load_recipients  # noqa: PLC0415
+
+        prefix = f"bench-{name}-{uuid.uuid4().hex[:6]}."
+        settings = base.model_copy(
+            update={
+                "topic_prefix": prefix,
+                "router_group": f"{prefix}router",
+                "policies_dir": policies_dir or base.policies_dir,
+            }
+        )
+        topics = load_topic_map(settings.topics_file, prefix)
+        recipients = [r.id for r in load_recipients(settings.policies_dir)]
+        apply_topics(clients.admin(settings), topics.specs(recipients))
+        serde.register_schemas(serde.registry_client(settings), settings.schemas_dir)
+        return cls(settings, topics, recipients)
+
+    def env(self) -> dict[str, str]:
+        """Environment for a child process working in this namespace."""
+        s = self.settings
+        return os.environ | {
+            "KAFKA_BOOTSTRAP_SERVERS": s.bootstrap_servers,
+            "SCHEMA_REGISTRY_URL": s.schema_registry_url,
+            "INTELBUS_TOPIC_PREFIX": s.topic_prefix,
+            "INTELBUS_ROUTER_GROUP": s.router_group,
+            "INTELBUS_POLICIES_DIR": str(s.policies_dir),
+            "INTELBUS_KEYS_DIR": str(s.keys_dir),
+            "INTELBUS_COMMIT_INTERVAL_MS": str(s.commit_interval_ms),
+        }
+
+
+def preload(ns: Namespace, records: Sequence[Record], copies: int = 1) -> int:
+    """Publish ``records`` ``copies`` times over (one transaction per 20,000 records)."""
+    publisher = Publisher(ns.settings, client_id="bench-loader")
+    encoded = [publisher.encode(r) for r in records]
+    for _ in range(copies):
+        for start in range(0, len(encoded), 20_000):
+            publisher.publish_batch(encoded[start : start + 20_000])
+    return len(encoded) * copies
+
+
+@dataclass
+class Measured:
+    events: int
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def cpu_s_per_1000(self) -> float:
+        return self.cpu_seconds / self.events * 1000
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_until_consumed(
+    argv: list[str], env: dict[str, str], ns: Namespace, group_lane: str, log: Path
+) -> Measured:
+    """Start ``argv``, wait until its consumer group has consumed everything now in the
+    lookouts topic, stop it with SIGTERM. Throughput is measured from the first committed
+    progress to 100%, so that start-up (imports, group join) does not count; progress moves
+    once per commit interval, so a run should last many intervals."""
+    targets = routing_targets(ns.settings, ns.topics.lookouts)
+    total = sum(targets.values())
+    with log.open("ab") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=out)
+    try:
+        start: tuple[float, float, float] | None = None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{argv} exited with {process.returncode}; see {log}")
+            fraction = routed_fraction(ns.settings, group_lane, ns.topics.lookouts, targets)
+            now = time.monotonic()
+            if start is None and fraction > 0:
+                start = (now, fraction, _cpu_seconds(process.pid))
+            if fraction >= 1.0 and start is not None:
+                measured = Measured(
+                    events=round((fraction - start[1]) * total),
+                    seconds=now - start[0],
+                    cpu_seconds=_cpu_seconds(process.pid) - start[2],
+                    peak_rss_mb=_peak_rss_mb(process.pid),
+                )
+                return measured
+            time.sleep(0.01)  # a sampling period, not a wait for a condition
+        raise TimeoutError(f"{argv} did not consume {total} events in 600s")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def percentiles(
+    samples: list[float], points: tuple[float, ...] = (50, 99, 99.9)
+) -> dict[str, float]:
+    ordered = sorted(samples)
+    if not ordered:
+        return {f"p{p:g}": float("nan") for p in points}
+    return {f"p{p:g}": ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] for p in points}
+
+
+def machine(settings: Settings) -> dict[str, Any]:
+    import confluent_kafka  # noqa: PLC0415
+    import fastavro  # noqa: PLC0415
+
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(memory_kb / 1024 / 1024, 1),
+        "python": sys.version.split()[0],
+        "kafka": settings.kafka_versions[0],
+        "apicurio_registry": settings.registry_versions[0],
+        "confluent_kafka": confluent_kafka.version()[0],
+        "librdkafka": confluent_kafka.libversion()[0],
+        "fastavro": fastavro.__version__,
+    }
