@@ -3,6 +3,7 @@ measure (CPU seconds, peak RSS, progress of its consumer group) and the machine 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -29,6 +30,7 @@ from services.router.progress import routed_fraction, routing_targets
 __all__ = [
     "Measured",
     "Namespace",
+    "avro_long",
     "bench_policies",
     "machine",
     "percentiles",
@@ -119,16 +121,45 @@ class Measured:
         return self.cpu_seconds / self.events * 1000
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (field 3 onwards)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the router runs each lane in a child process)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, IndexError):
+                continue
+    tree = [pid]
+    for member in tree:
+        tree.extend(child for child, parent in parents.items() if parent == member)
+    return tree
+
+
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+    """User + system CPU of the process tree."""
+    total = 0.0
+    for member in _tree(pid):
+        with contextlib.suppress(OSError):  # a member may exit while we look
+            fields = _stat(member)
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
 
 
 def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """The sum over the process tree of each process's peak resident set (VmHWM)."""
+    total = 0.0
+    for member in _tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+    return total
 
 
 def run_until_consumed(
@@ -170,6 +201,17 @@ def run_until_consumed(
             process.kill()
 
 
+def avro_long(value: int) -> bytes:
+    """Avro's encoding of a long: zig-zag, then 7 bits a byte, least significant first."""
+    value = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 def percentiles(
     samples: list[float], points: tuple[float, ...] = (50, 99, 99.9)
 ) -> dict[str, float]:
@@ -204,7 +246,7 @@ def machine(settings: Settings) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "kafka": settings.kafka_versions[0],
         "apicurio_registry": settings.registry_versions[0],
-        "confluent_kafka": confluent_kafka.version()[0],
+        "confluent_kafka": confluent_kafka.version(),
         "librdkafka": confluent_kafka.libversion()[0],
         "fastavro": fastavro.__version__,
     }

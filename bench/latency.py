@@ -17,21 +17,11 @@ from dataclasses import dataclass, field
 from confluent_kafka import OFFSET_END, TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from bench.common import Namespace
+from bench.common import Namespace, avro_long
 from intelbus import clients, serde
 from intelbus.models import Lookout, OfficerSafetyAlert, Record
 
 __all__ = ["LatencyRun", "run_latency"]
-
-
-def _varint(value: int) -> bytes:
-    value = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 class _Template:
@@ -41,14 +31,14 @@ class _Template:
         encoded = codec.encode(record.to_avro())
         event_id = record.to_avro()["eventId"].encode()
         head = serde.CONFLUENT_HEADER
-        prefix = _varint(len(event_id)) + event_id
+        prefix = avro_long(len(event_id)) + event_id
         assert encoded[head : head + len(prefix)] == prefix
         self._header = encoded[:head]
         self._rest = encoded[head + len(prefix) :]
 
     def with_id(self, event_id: str) -> bytes:
         raw = event_id.encode()
-        return self._header + _varint(len(raw)) + raw + self._rest
+        return self._header + avro_long(len(raw)) + raw + self._rest
 
 
 @dataclass

@@ -11,7 +11,6 @@ virtualenv (.venv-bench): Quix Streams pins older confluent-kafka and pydantic r
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import os
@@ -19,14 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
-import orjson
-import yaml
 from quixstreams import Application
 
+from intelbus.chain import GENESIS, decision_hash
 from intelbus.models import Lookout
 from intelbus.policy.authorizations import AuthorizationBook
-from intelbus.policy.engine import PolicyEngine, event_kind
+from intelbus.policy.decision_record import decision_fields
+from intelbus.policy.engine import PolicyEngine
 from intelbus.policy.policyset import load_policy_set
+from intelbus.topics import load_topic_map
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,7 +48,7 @@ def main() -> None:
     policy = load_policy_set(Path(os.environ["INTELBUS_POLICIES_DIR"]))
     engine = PolicyEngine(policy, AuthorizationBook())
     recipients = list(policy.recipients)
-    topics = yaml.safe_load((ROOT / "deploy" / "topics.yaml").read_text())
+    topics = load_topic_map(ROOT / "deploy" / "topics.yaml", prefix)
     lookout_schema, pointer_schema, decision_schema = (
         _schema(n) for n in ("lookout", "pointer", "decision")
     )
@@ -68,7 +68,7 @@ def main() -> None:
         loglevel="WARNING",
     )
     inbound = app.topic(
-        prefix + topics["topics"]["lookouts"]["name"],
+        topics.lookouts,
         value_deserializer="bytes",
         key_deserializer="bytes",
     )
@@ -90,49 +90,30 @@ def main() -> None:
                 views[recipient] = _framed(ids["lookout"], lookout_schema, verdict.view)
             else:
                 views[recipient] = _framed(ids["pointer"], pointer_schema, verdict.view)
-            decision = {
+            decision = decision_fields(
+                event,
+                verdict,
+                policy_version=policy.version,
+                decided_at=now,
+                source=(inbound.name, 0, 0),
+                feed_topic=None,
+            ) | {
                 "decisionId": f"{event.event_id}:{recipient}",
-                "eventId": event.event_id,
-                "eventVersion": event.version,
-                "eventKind": event_kind(event).value,
-                "recipient": recipient,
-                "decision": verdict.decision.value,
-                "rules": list(verdict.rules),
-                "removedFields": list(verdict.removed_fields),
-                "authorizationIds": list(verdict.authorization_ids),
-                "onwardTransfer": verdict.onward_transfer,
-                "carriedEuPnr": verdict.carried_eu_pnr,
-                "deliveredEuPnr": verdict.delivered_eu_pnr,
-                "notifications": list(verdict.notifications),
-                "reason": verdict.reason,
-                "policyVersion": policy.version,
-                "decidedAt": now,
-                "sourceTopic": inbound.name,
-                "sourcePartition": 0,
-                "sourceOffset": 0,
-                "feedTopic": None,
                 "chain": "quix",
                 "sequence": 0,
-                "previousHash": "0" * 64,
-                "hash": "",
+                "previousHash": GENESIS,
             }
-            body = dict(decision, decidedAt=now.isoformat())
-            decision["hash"] = hashlib.sha256(
-                orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-            ).hexdigest()
+            decision["hash"] = decision_hash(decision)
             decisions.append(_framed(ids["decision"], decision_schema, decision))
         return {"views": views, "decisions": decisions}
 
     sdf = app.dataframe(inbound).apply(route)
-    feed_name = topics["feeds"]["name"]
     for recipient in recipients:
-        feed = app.topic(prefix + feed_name.format(recipient=recipient), value_serializer="bytes")
+        feed = app.topic(topics.feed(recipient), value_serializer="bytes")
         sdf.apply(lambda v, r=recipient: v["views"][r]).filter(lambda v: v is not None).to_topic(
             feed
         )
-    decisions_topic = app.topic(
-        prefix + topics["topics"]["decisions"]["name"], value_serializer="bytes"
-    )
+    decisions_topic = app.topic(topics.decisions, value_serializer="bytes")
     sdf.apply(lambda v: v["decisions"], expand=True).to_topic(decisions_topic)
     app.run()
 

@@ -26,7 +26,7 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
         if isinstance(node, yaml.MappingNode):
             match = next((v for k, v in node.value if k.value == key), None)
             if match is None:
-                break
+                continue  # e.g. a discriminator's tag in the location: not a YAML key
             node = match
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
             if key >= len(node.value):

@@ -71,3 +71,15 @@ def cli_env(bus: Bus, monkeypatch: pytest.MonkeyPatch) -> Bus:
     monkeypatch.setenv("INTELBUS_ROUTER_GROUP", bus.settings.router_group)
     monkeypatch.setenv("INTELBUS_KEYS_DIR", str(bus.settings.keys_dir))
     return bus
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """confluent-kafka can leave a KafkaError (not an exception) as an exception's context,
+    which crashes pytest's report of the failure; drop such contexts so the failure shows."""
+    error = call.excinfo.value if call.excinfo else None
+    while isinstance(error, BaseException):
+        if error.__context__ is not None and not isinstance(error.__context__, BaseException):
+            error.__context__ = None
+        error = error.__cause__ or error.__context__
+    yield

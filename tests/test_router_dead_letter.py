@@ -11,6 +11,7 @@ from collections.abc import Callable
 from confluent_kafka import KafkaError, Message
 from confluent_kafka.schema_registry import Schema
 
+from bench.common import avro_long
 from intelbus import clients, serde
 from intelbus.models import CaseOutcome, Lookout, OutcomeKind
 from services.router.progress import wait_until_routed
@@ -18,17 +19,6 @@ from tests import factories
 from tests.conftest import Bus
 from tests.kafka_helpers import read_all
 from tests.router_helpers import decisions_of, headers_of, running_router
-
-
-def _zigzag(value: int) -> bytes:
-    """Avro's variable-length zig-zag encoding of a long."""
-    value = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def _unknown_marking_bytes(bus: Bus, lookout: Lookout) -> bytes:
@@ -77,7 +67,7 @@ def test_bad_inputs_are_dead_lettered_and_good_ones_routed(bus: Bus) -> None:
     )
     bad: dict[str, bytes | None] = {
         "undecodable/truncated": valid[: len(valid) // 2],
-        "undecodable/huge-length": header + _zigzag(2**40) + b"abc",
+        "undecodable/huge-length": header + avro_long(2**40) + b"abc",
         "bad-magic-byte": b"\x01" + valid[1:],
         "unknown-schema-id": b"\x00" + (987_654_321).to_bytes(4, "big") + body,
         "undecodable/invalid-utf8": short_id.replace(b"\x08AAAA", b"\x08\xff\xfe\xfd\xfc", 1),

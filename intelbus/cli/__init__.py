@@ -6,10 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from confluent_kafka import KafkaException
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
 from consumers import cli as subscribe
 from consumers.audit import cli as audit
 from intelbus.cli import policy, schemas, stack, topics
 from intelbus.errors import IntelbusError
+from intelbus.serde import RegistryUnavailable
 from intelbus.settings import Settings
 from producers import cli as publish
 from services import demo
@@ -32,12 +36,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _infrastructure_error(error: Exception, settings: Settings) -> str | None:
+    """A clear message for a broker or registry that is down or refuses, else None."""
+    hint = "is the stack up? (`intelbus stack status`)"
+    if isinstance(error, KafkaException):
+        return f"Kafka at {settings.bootstrap_servers}: {error.args[0]}; {hint}"
+    if isinstance(error, SchemaRegistryError):
+        return f"schema registry at {settings.schema_registry_url}: {error}"
+    if isinstance(error, RegistryUnavailable) or type(error).__module__.startswith("httpx"):
+        return (
+            f"cannot reach the schema registry at {settings.schema_registry_url} ({error}); {hint}"
+        )
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    settings = Settings()
     try:
-        return int(args.run(args, Settings()))
+        return int(args.run(args, settings))
     except IntelbusError as error:
         print(f"intelbus: error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        message = _infrastructure_error(error, settings)
+        if message is None:
+            raise
+        print(f"intelbus: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("intelbus: interrupted", file=sys.stderr)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from intelbus.chain import ChainHead, SealSigner, decision_hash, seal_message
-from intelbus.policy.engine import Event, Verdict, event_kind
+from intelbus.policy.decision_record import decision_fields
+from intelbus.policy.engine import Event, Verdict
 
 __all__ = ["ChainBook", "Source"]
 
@@ -57,27 +58,15 @@ class ChainBook:
     ) -> tuple[str, dict[str, Any]]:
         """The next decision record of the source partition's chain: (chain id, Avro dict)."""
         head = self._current[(source.topic, source.partition)]
-        record: dict[str, Any] = {
+        record = decision_fields(
+            event,
+            verdict,
+            policy_version=self._policy_version,
+            decided_at=decided_at,
+            source=(source.topic, source.partition, source.offset),
+            feed_topic=feed_topic,
+        ) | {
             "decisionId": f"{head.chain}#{head.next_sequence}",
-            "eventId": event.event_id,
-            "eventVersion": event.version,
-            "eventKind": event_kind(event).value,
-            "recipient": verdict.recipient,
-            "decision": verdict.decision.value,
-            "rules": list(verdict.rules),
-            "removedFields": list(verdict.removed_fields),
-            "authorizationIds": list(verdict.authorization_ids),
-            "onwardTransfer": verdict.onward_transfer,
-            "carriedEuPnr": verdict.carried_eu_pnr,
-            "deliveredEuPnr": verdict.delivered_eu_pnr,
-            "notifications": list(verdict.notifications),
-            "reason": verdict.reason,
-            "policyVersion": self._policy_version,
-            "decidedAt": decided_at,
-            "sourceTopic": source.topic,
-            "sourcePartition": source.partition,
-            "sourceOffset": source.offset,
-            "feedTopic": feed_topic,
             "chain": head.chain,
             "sequence": head.next_sequence,
             "previousHash": head.head_hash,
