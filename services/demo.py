@@ -55,9 +55,14 @@ def _id_of(record: Record) -> str:
     return ""
 
 
-def _cell(item: FeedItem | None) -> str:
+# Denials worth showing: withheld by a rule, not merely outside the recipient's interests.
+_SHOWN_DENIALS = ("noforn", "expiry", "fail-closed")
+
+
+def _cell(item: FeedItem | None, denied_by: list[str] | None = None) -> str:
     if item is None:
-        return "-"
+        shown = [rule for rule in denied_by or [] if rule in _SHOWN_DENIALS]
+        return f"DENIED {shown[0]}" if shown else "-"
     if item.decision == "pointer":
         return "POINTER"
     if item.decision == "deliver-redacted":
@@ -143,8 +148,14 @@ class Demo:
         return self._feeds()
 
     def _side_by_side(self, feeds: dict[str, dict[str, FeedItem]], event_ids: list[str]) -> None:
+        rules = {
+            (e.decision.event_id, e.decision.recipient): e.decision.rules
+            for e in read_decision_log(self.settings, self.topics.decisions)
+            if e.decision is not None
+        }
         rows = [
-            [TITLES.get(e, e)] + [_cell(feeds[r].get(e)) for r in self.recipients]
+            [TITLES.get(e, e)]
+            + [_cell(feeds[r].get(e), rules.get((e, r))) for r in self.recipients]
             for e in event_ids
         ]
         for line in table(["event", *self.recipients], rows).splitlines():
@@ -156,7 +167,7 @@ class Demo:
         self._publish(records)
         events = [r.event_id for r in records if isinstance(r, Lookout | OfficerSafetyAlert)]
         feeds = self._await_deliveries()
-        self.say("\n   What each subscriber's feed received (- = nothing):")
+        self.say("\n   What each subscriber's feed received (- = not within its subscriptions):")
         self._side_by_side(feeds, events)
         self.say(
             "\n   CBP, the primary receiver, keeps the EU PNR (sensitive items masked); ICE and"
