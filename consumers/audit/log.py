@@ -27,10 +27,6 @@ class Entry:
     seal: ChainSeal | None = None
     problem: str | None = None  # why the record could not be read
 
-    @property
-    def where(self) -> str:
-        return f"{self.topic} partition {self.partition} offset {self.offset}"
-
 
 def read_decision_log(
     settings: Settings, topic: str, progress: Progress | None = None

@@ -74,11 +74,6 @@ class Recipient(_Strict):
     def has_foreign_member(self) -> bool:
         return any(member.is_foreign for member in self.members)
 
-    @property
-    def is_cbp(self) -> bool:
-        """CBP alone: the primary receiver of EU PNR data."""
-        return len(self.members) == 1 and self.members[0].agency.upper() == "CBP"
-
 
 class RecipientsFile(_Strict):
     recipients: list[Recipient] = Field(min_length=1)

@@ -45,9 +45,6 @@ class ChainBook:
         self._committed.pop((topic, partition), None)
         self._current.pop((topic, partition), None)
 
-    def head(self, topic: str, partition: int) -> ChainHead:
-        return self._current[(topic, partition)]
-
     def decision(
         self,
         source: Source,
