@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from intelbus.settings import Settings
 
-__all__ = ["admin", "consumer", "producer", "transactional_producer"]
+__all__ = ["admin", "committed", "consumer", "producer", "transactional_producer"]
+
+# Group-coordinator answers that mean "not yet": a new broker is still loading the offsets
+# topic, or the coordinator moved. They pass on their own; everything else is raised.
+_COORDINATOR_NOT_READY = {
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError._TIMED_OUT,
+    KafkaError._WAIT_COORD,
+}
 
 
 def _base(settings: Settings, client_id: str) -> dict[str, Any]:
@@ -58,3 +69,20 @@ def consumer(settings: Settings, group_id: str, client_id: str, **overrides: Any
         "auto.offset.reset": "earliest",
     }
     return Consumer(config | overrides)
+
+
+def committed(
+    consumer: Consumer, partitions: list[TopicPartition], timeout: float = 60.0
+) -> list[TopicPartition]:
+    """The group's committed offsets (with metadata), waiting out a coordinator that is not
+    ready yet instead of failing: on a fresh broker the offsets topic takes a while to load."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            found: list[TopicPartition] = consumer.committed(partitions, timeout=10)
+            return found
+        except KafkaException as exception:
+            error: KafkaError = exception.args[0]
+            if error.code() not in _COORDINATOR_NOT_READY or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)  # the coordinator gives no signal to await; retry shortly

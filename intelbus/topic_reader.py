@@ -67,7 +67,7 @@ class EndTracker:
         unknown = [tp for tp in positions if tp.offset < 0]
         if unknown:
             positions = [tp for tp in positions if tp.offset >= 0]
-            positions += consumer.committed(unknown, timeout=_TIMEOUT_S)
+            positions += clients.committed(consumer, unknown, timeout=_TIMEOUT_S)
         for tp in positions:
             if tp.offset >= self.ends[(tp.topic, tp.partition)]:
                 self.pending.discard((tp.topic, tp.partition))

@@ -227,7 +227,7 @@ class Lane:
         return producer
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        committed = consumer.committed(partitions, timeout=_TXN_TIMEOUT_S)
+        committed = clients.committed(consumer, partitions, timeout=_TXN_TIMEOUT_S)
         for tp in committed:
             self.chains.restore(tp.topic, tp.partition, tp.metadata, tp.offset)
         self.log.info("router.assigned", partitions=[tp.partition for tp in partitions])
@@ -432,7 +432,7 @@ class Lane:
         assignment = self.consumer.assignment()
         if not assignment:
             return
-        for tp in self.consumer.committed(assignment, timeout=_TXN_TIMEOUT_S):
+        for tp in clients.committed(self.consumer, assignment, timeout=_TXN_TIMEOUT_S):
             self.chains.restore(tp.topic, tp.partition, tp.metadata, tp.offset)
             offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
             self.consumer.seek(TopicPartition(tp.topic, tp.partition, offset))

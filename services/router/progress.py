@@ -33,7 +33,7 @@ def routing_targets(settings: Settings, topic: str) -> dict[int, int]:
 def _committed(settings: Settings, group: str, topic: str, partitions: list[int]) -> dict[int, int]:
     probe = clients.consumer(settings, group, "intelbus-progress")
     try:
-        found = probe.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+        found = clients.committed(probe, [TopicPartition(topic, p) for p in partitions])
     finally:
         probe.close()
     return {tp.partition: tp.offset for tp in found}
