@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 CONFLUENT_HEADER = 5  # magic byte 0x00, then the 4-byte schema id
+_REGISTRY_TIMEOUT_S = 10.0
 
 
 def schema_id_of(data: bytes) -> int | None:
@@ -152,7 +153,11 @@ class SchemaNames:
 
 
 def registry_client(settings: Settings) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": settings.schema_registry_url})
+    # A bounded wait: a request the registry never answers is retried (the client's own
+    # retry policy) instead of hanging its caller for ever.
+    return SchemaRegistryClient(
+        {"url": settings.schema_registry_url, "timeout": _REGISTRY_TIMEOUT_S}
+    )
 
 
 class RecordSerde(Generic[R]):
@@ -172,8 +177,11 @@ class RecordSerde(Generic[R]):
             },
         )
         # The reader schema maps unknown enum symbols to their defaults (e.g. an unknown
-        # marking to UNKNOWN, which policy refuses to route).
-        self._deserializer = AvroDeserializer(client, schema)
+        # marking to UNKNOWN, which policy refuses to route). The strategy is pinned here
+        # too: the default one asks the registry for topic associations on every message.
+        self._deserializer = AvroDeserializer(
+            client, schema, conf={"subject.name.strategy": record_subject_name_strategy}
+        )
 
     def serialize(self, record: Record, topic: str) -> bytes:
         return self.serialize_dict(record.to_avro(), topic)

@@ -5,16 +5,31 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, IsolationLevel, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    IsolationLevel,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from confluent_kafka.admin import OffsetSpec
 
 from intelbus import clients
 from intelbus.errors import IntelbusError
 from intelbus.settings import Settings
+from intelbus.waiting import wait_for
 
 __all__ = ["EndTracker", "Partition", "committed_ends", "read_to_end"]
 
 _TIMEOUT_S = 30
+# A partition without a leader yet (new topic) or whose leader just changed: ask again.
+_LEADER_MOVING = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
 
 Partition = tuple[str, int]
 
@@ -29,13 +44,22 @@ def committed_ends(settings: Settings, topics: Sequence[str]) -> dict[Partition,
         if metadata is None or metadata.error is not None:
             raise IntelbusError(f"topic {topic} does not exist (run `intelbus topics apply`)")
         wanted.update({TopicPartition(topic, p): latest for p in metadata.partitions})
-    futures = admin.list_offsets(
-        wanted, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=_TIMEOUT_S
-    )
-    return {
-        (tp.topic, tp.partition): future.result(timeout=_TIMEOUT_S).offset
-        for tp, future in futures.items()
-    }
+
+    def ends() -> dict[Partition, int] | None:
+        futures = admin.list_offsets(
+            wanted, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=_TIMEOUT_S
+        )
+        try:
+            return {
+                (tp.topic, tp.partition): future.result(timeout=_TIMEOUT_S).offset
+                for tp, future in futures.items()
+            }
+        except KafkaException as exception:
+            if exception.args[0].code() in _LEADER_MOVING:
+                return None
+            raise
+
+    return wait_for(ends, timeout=_TIMEOUT_S, what=f"the end offsets of {', '.join(topics)}")
 
 
 class EndTracker:

@@ -19,6 +19,7 @@ from confluent_kafka.admin import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from intelbus.errors import IntelbusError
+from intelbus.waiting import wait_for
 from intelbus.yamlfile import load_yaml_model
 
 __all__ = ["TopicMap", "TopicSpec", "apply_topics", "load_topic_map"]
@@ -167,10 +168,28 @@ def apply_topics(admin: AdminClient, specs: list[TopicSpec]) -> dict[str, str]:
                 if "TOPIC_ALREADY_EXISTS" not in str(error):
                     raise IntelbusError(f"creating topic {name} failed: {error}") from None
                 outcome[name] = "unchanged"
+        # A created topic answers produce and list-offsets requests only once every
+        # partition has a leader: return when it is usable, not merely accepted.
+        created = [name for name, done in outcome.items() if done == "created"]
+        wait_for(
+            lambda: _have_leaders(admin, created),
+            timeout=_TIMEOUT_S,
+            what=f"leaders for the partitions of {len(created)} new topic(s)",
+        )
     for spec in specs:
         if spec.name in existing:
             outcome[spec.name] = _align(admin, spec, len(existing[spec.name].partitions))
     return outcome
+
+
+def _have_leaders(admin: AdminClient, names: list[str]) -> bool:
+    topics = admin.list_topics(timeout=_TIMEOUT_S).topics
+    return all(
+        name in topics
+        and topics[name].error is None
+        and all(p.leader >= 0 and p.error is None for p in topics[name].partitions.values())
+        for name in names
+    )
 
 
 def _align(admin: AdminClient, spec: TopicSpec, partitions: int) -> str:

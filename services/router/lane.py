@@ -227,7 +227,12 @@ class Lane:
         return producer
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        committed = clients.committed(consumer, partitions, timeout=_TXN_TIMEOUT_S)
+        try:
+            committed = clients.committed(consumer, partitions, timeout=_TXN_TIMEOUT_S)
+        except KafkaException as exception:
+            if exception.args[0].code() != KafkaError._DESTROY:
+                raise
+            return  # an assignment that arrives while the consumer closes: nothing to route
         for tp in committed:
             self.chains.restore(tp.topic, tp.partition, tp.metadata, tp.offset)
         self.log.info("router.assigned", partitions=[tp.partition for tp in partitions])
