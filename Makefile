@@ -27,7 +27,8 @@ test: lint
 
 # The Quix Streams peer pins older confluent-kafka and pydantic: it gets a virtualenv of its own.
 BENCH_STAMP := .venv-bench/.installed
-$(BENCH_STAMP):
+$(BENCH_STAMP): pyproject.toml
+	@$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
 	@.venv-bench/bin/python -m pip install --quiet --upgrade pip
 	@.venv-bench/bin/python -m pip install --quiet "quixstreams==3.28.1" "fastavro>=1.9" "pyyaml>=6"

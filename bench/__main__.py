@@ -30,7 +30,9 @@ from bench.common import (
 )
 from bench.generate import alerts, lookouts
 from bench.latency import LatencyRun, run_latency
+from bench.profile import profile_lookouts_lane
 from intelbus import serde
+from intelbus.logs import configure_logging
 from intelbus.models import Lookout, OfficerSafetyAlert, Pointer, PolicyDecision
 from intelbus.settings import PROJECT_ROOT, Settings
 from intelbus.stack.local import LocalStack
@@ -172,6 +174,12 @@ class Benchmarks:
             _quix(_with_group(self.namespaces[3], "quix"), self.log)
         )
 
+    def where_time_goes(self) -> None:
+        _say("fan-out 3: profiling the router's lookouts lane (pyinstrument) ...")
+        self.results["router_profile_fanout_3"] = profile_lookouts_lane(
+            _with_group(self.namespaces[3], "profile")
+        )
+
     def commit_interval_sweep(self) -> None:
         rows: dict[str, Any] = {}
         load = self.results["throughput"]["3"]["router"]["events_per_s"] / 4
@@ -305,6 +313,8 @@ def render(results: dict[str, Any]) -> str:
         " lookouts/s load the router (half its fan-out-5 maximum)",
         table(["path", "p50 ms", "p99 ms", "p99.9 ms"], latency_rows),
     ]
+    lines += ["", "where the router's time goes (fan-out 3, lookouts lane, pyinstrument):"]
+    lines.append(results["router_profile_fanout_3"].strip("\n"))
     return "\n".join(lines)
 
 
@@ -314,9 +324,11 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    configure_logging("WARNING")  # the profiled lane runs in this process: keep its info quiet
     LocalStack(Settings(), say=lambda line: _say(f"[stack] {line}")).up()
     bench = Benchmarks(args)
     bench.throughput()
+    bench.where_time_goes()
     bench.quix_peer()
     bench.commit_interval_sweep()
     bench.officer_safety_latency()
