@@ -9,7 +9,7 @@ from pyinstrument import Profiler
 
 from bench.common import Namespace
 from intelbus.waiting import wait_for
-from services.router.progress import routed_fraction, routing_targets
+from services.router.progress import LaneProgress, routing_targets
 from services.router.service import Router
 
 __all__ = ["profile_lookouts_lane"]
@@ -28,14 +28,13 @@ def profile_lookouts_lane(ns: Namespace) -> str:
 
     def stop_when_routed() -> None:
         try:
-            wait_for(
-                lambda: (
-                    routed_fraction(ns.settings, "lookouts", ns.topics.lookouts, targets) >= 1.0
-                ),
-                timeout=600,
-                what="the profiled lane to route every event",
-                interval=0.2,
-            )
+            with LaneProgress(ns.settings, "lookouts", ns.topics.lookouts, targets) as progress:
+                wait_for(
+                    lambda: progress.fraction() >= 1.0,
+                    timeout=600,
+                    what="the profiled lane to route every event",
+                    interval=0.2,
+                )
         finally:
             router.stop.set()
 

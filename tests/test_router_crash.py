@@ -18,7 +18,7 @@ from intelbus import chain
 from intelbus.settings import Settings
 from intelbus.waiting import wait_for
 from producers.publisher import Publisher
-from services.router.progress import routed_fraction, routing_targets, wait_until_routed
+from services.router.progress import LaneProgress, routing_targets, wait_until_routed
 from tests.conftest import Bus
 from tests.kafka_helpers import read_all
 from tests.router_helpers import headers_of
@@ -49,12 +49,13 @@ def test_sigkill_at_20_percent_then_restart_gives_exactly_once(bus: Bus, tmp_pat
     log = tmp_path / "router.log"
 
     first = _router_process(settings, log)
-    progress = wait_for(
-        lambda: (f := routed_fraction(settings, "lookouts", topic, targets)) >= 0.2 and f,
-        timeout=120,
-        what="20% of the events to be routed",
-        interval=0.05,
-    )
+    with LaneProgress(settings, "lookouts", topic, targets) as lane:
+        progress = wait_for(
+            lambda: (f := lane.fraction()) >= 0.2 and f,
+            timeout=120,
+            what="20% of the events to be routed",
+            interval=0.05,
+        )
     first.send_signal(signal.SIGKILL)
     assert first.wait(10) == -signal.SIGKILL
     assert progress < 1.0, "the router finished before it could be killed"

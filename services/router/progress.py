@@ -13,8 +13,8 @@ from intelbus.topic_reader import read_to_end
 from intelbus.waiting import wait_for
 
 __all__ = [
+    "LaneProgress",
     "lane_is_running",
-    "routed_fraction",
     "routing_targets",
     "wait_until_authorizations_applied",
     "wait_until_routed",
@@ -30,22 +30,36 @@ def routing_targets(settings: Settings, topic: str) -> dict[int, int]:
     return targets
 
 
-def _committed(settings: Settings, group: str, topic: str, partitions: list[int]) -> dict[int, int]:
-    probe = clients.consumer(settings, group, "intelbus-progress")
-    try:
-        found = clients.committed(probe, [TopicPartition(topic, p) for p in partitions])
-    finally:
-        probe.close()
-    return {tp.partition: tp.offset for tp in found}
+class LaneProgress:
+    """How much of ``targets`` a router lane (its consumer group) has committed.
 
+    One probe client serves every sample, so watching closely costs one offset request a
+    sample, not a new client: a benchmark samples often on the router's own CPUs."""
 
-def routed_fraction(settings: Settings, lane: str, topic: str, targets: dict[int, int]) -> float:
-    """The share of ``targets`` the router's ``lane`` (its consumer group) has committed."""
-    if not targets:
-        return 1.0
-    committed = _committed(settings, f"{settings.router_group}.{lane}", topic, list(targets))
-    done = sum(max(0, min(committed[p], end)) for p, end in targets.items())
-    return done / max(sum(targets.values()), 1)
+    def __init__(self, settings: Settings, lane: str, topic: str, targets: dict[int, int]):
+        self.targets = targets
+        self._partitions = [TopicPartition(topic, p) for p in targets]
+        self._probe = clients.consumer(
+            settings, f"{settings.router_group}.{lane}", "intelbus-progress"
+        )
+
+    def fraction(self) -> float:
+        if not self.targets:
+            return 1.0
+        committed = {
+            tp.partition: tp.offset for tp in clients.committed(self._probe, self._partitions)
+        }
+        done = sum(max(0, min(committed[p], end)) for p, end in self.targets.items())
+        return done / max(sum(self.targets.values()), 1)
+
+    def close(self) -> None:
+        self._probe.close()
+
+    def __enter__(self) -> LaneProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def lane_is_running(settings: Settings, lane: str) -> bool:
@@ -61,15 +75,13 @@ def wait_until_routed(
 ) -> None:
     """Wait until each lane has committed every message now in its topic."""
     for lane, topic in topics_by_lane:
-        targets = routing_targets(settings, topic)
-        wait_for(
-            lambda lane=lane, topic=topic, targets=targets: (  # type: ignore[misc]
-                routed_fraction(settings, lane, topic, targets) >= 1.0
-            ),
-            timeout=timeout,
-            what=f"the {lane} lane to process everything in {topic}",
-            interval=0.1,
-        )
+        with LaneProgress(settings, lane, topic, routing_targets(settings, topic)) as progress:
+            wait_for(
+                lambda progress=progress: progress.fraction() >= 1.0,  # type: ignore[misc]
+                timeout=timeout,
+                what=f"the {lane} lane to process everything in {topic}",
+                interval=0.1,
+            )
 
 
 def wait_until_authorizations_applied(settings: Settings, authorizations_topic: str) -> None:
