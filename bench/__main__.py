@@ -46,6 +46,7 @@ ROUTER = [sys.executable, "-m", "intelbus", "router", "run"]
 PASSTHROUGH_COPIES = 5  # the copier is fast: give it a longer run than the router
 FANOUTS = (1, 3, 5)
 COMMIT_INTERVALS_MS = (10, 100, 1000)
+SCALE_OUT_WORKERS = 2  # lookout-lane processes; this machine has two CPUs
 
 
 def _say(line: str) -> None:
@@ -174,6 +175,19 @@ class Benchmarks:
             _quix(_with_group(self.namespaces[3], "quix"), self.log)
         )
 
+    def scale_out(self) -> None:
+        _say(f"fan-out 3: router with {SCALE_OUT_WORKERS} lookout workers ...")
+        ns = _with_group(self.namespaces[3], "workers")
+        self.results["router_fanout_3_scaled_out"] = _row(
+            run_until_consumed(
+                [*ROUTER, f"--lookout-workers={SCALE_OUT_WORKERS}"],
+                _router_env(ns),
+                ns,
+                "lookouts",
+                self.log,
+            )
+        ) | {"lookout_workers": SCALE_OUT_WORKERS}
+
     def where_time_goes(self) -> None:
         _say("fan-out 3: profiling the router's lookouts lane (pyinstrument) ...")
         self.results["router_profile_fanout_3"] = profile_lookouts_lane(
@@ -243,6 +257,15 @@ class Benchmarks:
         return out
 
 
+def _measure_row(label: str, measured: dict[str, Any]) -> list[object]:
+    return [
+        label,
+        f"{measured['events_per_s']:,}",
+        measured["cpu_s_per_1000_events"],
+        measured["peak_rss_mb"],
+    ]
+
+
 def render(results: dict[str, Any]) -> str:
     m = results["machine"]
     head = (
@@ -260,25 +283,14 @@ def render(results: dict[str, Any]) -> str:
     ]
     for fanout, pair in results["throughput"].items():
         for name in ("passthrough", "router"):
-            r = pair[name]
-            rows.append(
-                [
-                    f"{name}, fan-out {fanout}, exactly once",
-                    f"{r['events_per_s']:,}",
-                    r["cpu_s_per_1000_events"],
-                    r["peak_rss_mb"],
-                ]
-            )
+            rows.append(_measure_row(f"{name}, fan-out {fanout}, exactly once", pair[name]))
+    scaled = results["router_fanout_3_scaled_out"]
+    rows.append(
+        _measure_row(f"router, fan-out 3, {scaled['lookout_workers']} lookout workers", scaled)
+    )
     quix = results.get("quix_peer_fanout_3")
     if quix:
-        rows.append(
-            [
-                "Quix Streams peer, fan-out 3, exactly once",
-                f"{quix['events_per_s']:,}",
-                quix["cpu_s_per_1000_events"],
-                quix["peak_rss_mb"],
-            ]
-        )
+        rows.append(_measure_row("Quix Streams peer, fan-out 3, exactly once", quix))
     lines = [head, "", table(["measure", "events/s", "CPU s/1000 ev", "peak RSS MB"], rows), ""]
     router3 = results["throughput"]["3"]["router"]["events_per_s"]
     lines.append(
@@ -328,6 +340,7 @@ def main() -> None:
     LocalStack(Settings(), say=lambda line: _say(f"[stack] {line}")).up()
     bench = Benchmarks(args)
     bench.throughput()
+    bench.scale_out()
     bench.where_time_goes()
     bench.quix_peer()
     bench.commit_interval_sweep()

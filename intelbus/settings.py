@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         default="0",
         description="Distinct per router process of one group: it names the transactional ids.",
     )
+    lookout_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Lookout-lane processes of one router; they share the lane's partitions.",
+    )
     commit_interval_ms: int = Field(
         default=100, ge=0, description="How long the lookout lane batches one transaction."
     )

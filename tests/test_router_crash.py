@@ -1,6 +1,8 @@
 """Exactly once across a crash (after Kafka's transactions_test.py): 10,000 events, the
 router process killed with SIGKILL at >= 20% progress and restarted; every (event,
-recipient) decision and delivery is then seen exactly once by a read_committed reader."""
+recipient) decision and delivery is then seen exactly once by a read_committed reader. Run
+with one lookout worker, and with two sharing the partitions (and handing them over when they
+come back)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from bench.generate import lookouts
 from consumers.audit.log import read_decision_log
 from consumers.audit.verify import verify_log
@@ -18,7 +22,12 @@ from intelbus import chain
 from intelbus.settings import Settings
 from intelbus.waiting import wait_for
 from producers.publisher import Publisher
-from services.router.progress import LaneProgress, routing_targets, wait_until_routed
+from services.router.progress import (
+    LaneProgress,
+    lane_assignments,
+    routing_targets,
+    wait_until_routed,
+)
 from tests.conftest import Bus
 from tests.kafka_helpers import read_all
 from tests.router_helpers import headers_of
@@ -26,7 +35,7 @@ from tests.router_helpers import headers_of
 EVENTS = 10_000
 
 
-def _router_process(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+def _router_process(settings: Settings, log: Path, workers: int) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "SCHEMA_REGISTRY_URL": settings.schema_registry_url,
@@ -36,11 +45,23 @@ def _router_process(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     }
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "intelbus", "router", "run"], env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "intelbus", "router", "run", f"--lookout-workers={workers}"],
+            env=env,
+            stdout=out,
+            stderr=out,
         )
 
 
-def test_sigkill_at_20_percent_then_restart_gives_exactly_once(bus: Bus, tmp_path: Path) -> None:
+def _shares_of(settings: Settings, workers: int) -> list[int] | None:
+    """The partitions per member of the lookouts lane's group, once it has ``workers``."""
+    shares = lane_assignments(settings, "lookouts")
+    return shares if len(shares) == workers else None
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_at_20_percent_then_restart_gives_exactly_once(
+    bus: Bus, tmp_path: Path, workers: int
+) -> None:
     settings = bus.settings
     publisher = Publisher(settings)
     publisher.publish_batch(publisher.encode(event) for event in lookouts(EVENTS, seed=11))
@@ -48,7 +69,7 @@ def test_sigkill_at_20_percent_then_restart_gives_exactly_once(bus: Bus, tmp_pat
     targets = routing_targets(settings, topic)
     log = tmp_path / "router.log"
 
-    first = _router_process(settings, log)
+    first = _router_process(settings, log, workers)
     with LaneProgress(settings, "lookouts", topic, targets) as lane:
         progress = wait_for(
             lambda: (f := lane.fraction()) >= 0.2 and f,
@@ -60,9 +81,16 @@ def test_sigkill_at_20_percent_then_restart_gives_exactly_once(bus: Bus, tmp_pat
     assert first.wait(10) == -signal.SIGKILL
     assert progress < 1.0, "the router finished before it could be killed"
 
-    second = _router_process(settings, log)
+    second = _router_process(settings, log, workers)
     try:
         wait_until_routed(settings, ("lookouts", topic), timeout=300)
+        # Every worker holds a share of the partitions (the group stays stable while idle).
+        shares = wait_for(
+            lambda: _shares_of(settings, workers),
+            timeout=60,
+            what=f"{workers} lookout worker(s) in the group",
+        )
+        assert all(share > 0 for share in shares), shares
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(60) == 0, log.read_text()[-3000:]

@@ -29,6 +29,11 @@ def register(commands: Any) -> None:
         "--instance", help="distinct id per router of one group (INTELBUS_ROUTER_INSTANCE)"
     )
     run.add_argument("--commit-interval-ms", type=int, help="lookout lane batching (default 100)")
+    run.add_argument(
+        "--lookout-workers",
+        type=int,
+        help="lookout-lane processes sharing its partitions (default 1; INTELBUS_LOOKOUT_WORKERS)",
+    )
     run.add_argument("--lane", choices=LANES, help="run only this lane, in this process")
     run.add_argument("--threads", action="store_true", help="all lanes as threads of one process")
     run.add_argument("--log-level", default="INFO")
@@ -42,6 +47,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         overrides["router_instance"] = args.instance
     if args.commit_interval_ms is not None:
         overrides["commit_interval_ms"] = args.commit_interval_ms
+    if args.lookout_workers is not None:
+        overrides["lookout_workers"] = args.lookout_workers
     settings = settings.model_copy(update=overrides)
     if args.lane:
         die_with_parent()
@@ -53,9 +60,26 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return Router(settings).run()
     # Validate the policy set here too, so a bad policy fails before any lane starts.
     Router(settings, lanes=())
-    passed = [f"--log-level={args.log_level}"]
-    if args.instance:
-        passed.append(f"--instance={args.instance}")
-    if args.commit_interval_ms is not None:
-        passed.append(f"--commit-interval-ms={args.commit_interval_ms}")
-    return supervise(LANES, [sys.executable, "-m", "intelbus", "router", "run", *passed, "--lane"])
+    return supervise(_lane_commands(settings, args.log_level))
+
+
+def _lane_commands(settings: Settings, log_level: str) -> dict[str, list[str]]:
+    """One command per lane process; each lookout worker is an instance of its own (its own
+    transactional id and static group membership) in the lookouts lane's consumer group."""
+    base = [
+        sys.executable,
+        "-m",
+        "intelbus",
+        "router",
+        "run",
+        f"--log-level={log_level}",
+        f"--commit-interval-ms={settings.commit_interval_ms}",
+    ]
+    instance = settings.router_instance
+    commands = {"officer-safety": [*base, f"--instance={instance}", "--lane=officer-safety"]}
+    workers = settings.lookout_workers
+    for worker in range(workers):
+        name = "lookouts" if workers == 1 else f"lookouts-{worker}"
+        worker_instance = instance if workers == 1 else f"{instance}.w{worker}"
+        commands[name] = [*base, f"--instance={worker_instance}", "--lane=lookouts"]
+    return commands

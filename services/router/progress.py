@@ -14,6 +14,7 @@ from intelbus.waiting import wait_for
 
 __all__ = [
     "LaneProgress",
+    "lane_assignments",
     "lane_is_running",
     "routing_targets",
     "wait_until_authorizations_applied",
@@ -62,12 +63,20 @@ class LaneProgress:
         self.close()
 
 
-def lane_is_running(settings: Settings, lane: str) -> bool:
-    """Has the lane's consumer group a member with partitions assigned (state Stable)?"""
+def lane_assignments(settings: Settings, lane: str) -> list[int]:
+    """How many partitions each member of the lane's consumer group has (empty unless the
+    group is Stable)."""
     group = f"{settings.router_group}.{lane}"
     admin = clients.admin(settings)  # must outlive the future
     description = admin.describe_consumer_groups([group], request_timeout=10)[group].result(15)
-    return bool(description.members) and str(description.state).endswith("STABLE")
+    if not str(description.state).endswith("STABLE"):
+        return []
+    return [len(member.assignment.topic_partitions) for member in description.members]
+
+
+def lane_is_running(settings: Settings, lane: str) -> bool:
+    """Has the lane's consumer group a member with partitions assigned (state Stable)?"""
+    return bool(lane_assignments(settings, lane))
 
 
 def wait_until_routed(

@@ -1,5 +1,6 @@
-"""One process per lane: start each lane as a child, forward SIGTERM/SIGINT, and stop all
-(exit 1) if any lane dies, so that an outside supervisor restarts the router as a whole.
+"""One process per lane (and per lookout worker): start each as a child, forward
+SIGTERM/SIGINT, and stop all (exit 1) if any dies, so that an outside supervisor restarts the
+router as a whole.
 
 Children ask the kernel to SIGKILL them when the supervisor dies (PR_SET_PDEATHSIG): a
 killed router leaves no lane running behind it.
@@ -12,7 +13,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import FrameType
 
 import structlog
@@ -36,12 +37,12 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
-def supervise(lanes: Sequence[str], lane_argv: Sequence[str]) -> int:
-    """Run ``lane_argv + [lane]`` for every lane until a signal or a lane's exit."""
+def supervise(commands: Mapping[str, Sequence[str]]) -> int:
+    """Run every named command until a signal or one command's exit."""
     env = os.environ | {SUPERVISOR_PID: str(os.getpid())}
     children = {
-        lane: subprocess.Popen([*lane_argv, lane], env=env, stdin=subprocess.DEVNULL)
-        for lane in lanes
+        name: subprocess.Popen(list(argv), env=env, stdin=subprocess.DEVNULL)
+        for name, argv in commands.items()
     }
     stopping = False
 
