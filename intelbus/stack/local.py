@@ -15,6 +15,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from confluent_kafka import KafkaException
+
+from intelbus import clients
 from intelbus.errors import IntelbusError
 from intelbus.settings import Settings
 from intelbus.stack import nodes
@@ -25,6 +28,8 @@ from intelbus.stack.process import ManagedProcess
 from intelbus.waiting import Timeout, wait_for
 
 __all__ = ["LocalStack", "ServiceStatus"]
+
+_TRANSACTIONS_PROBE_S = 5.0
 
 Say = Callable[[str], None]
 
@@ -61,6 +66,20 @@ class LocalStack:
 
     def kafka_ready(self) -> bool:
         return nodes.kafka_is_ready(self.settings.bootstrap_servers, self.settings.kafka_port)
+
+    def transactions_ready(self) -> bool:
+        """Has a new broker loaded its transaction state and got producer ids to hand out?
+        Until then every producer's first request is refused and retried (with a warning)."""
+        probe = clients.transactional_producer(
+            self.settings, "intelbus-stack", "intelbus-stack-probe", log_level=3
+        )
+        try:
+            probe.init_transactions(_TRANSACTIONS_PROBE_S)
+            return True
+        except KafkaException as exception:
+            if exception.args[0].retriable():
+                return False
+            raise
 
     def registry_ready(self) -> bool:
         return nodes.registry_is_ready(self.settings.registry_management_port)
@@ -135,6 +154,7 @@ class LocalStack:
                 cwd=s.home / "registry",
             )
         self._await(self.kafka, self.kafka_ready, "Kafka to answer a metadata request")
+        self._await(self.kafka, self.transactions_ready, "Kafka's transaction coordinator")
         self._await(self.registry, self.registry_ready, "the registry's health check")
         self.say(
             f"local stack up in {time.monotonic() - started:.1f}s\n"
