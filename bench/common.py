@@ -85,16 +85,7 @@ class Namespace:
 
     def env(self) -> dict[str, str]:
         """Environment for a child process working in this namespace."""
-        s = self.settings
-        return os.environ | {
-            "KAFKA_BOOTSTRAP_SERVERS": s.bootstrap_servers,
-            "SCHEMA_REGISTRY_URL": s.schema_registry_url,
-            "INTELBUS_TOPIC_PREFIX": s.topic_prefix,
-            "INTELBUS_ROUTER_GROUP": s.router_group,
-            "INTELBUS_POLICIES_DIR": str(s.policies_dir),
-            "INTELBUS_KEYS_DIR": str(s.keys_dir),
-            "INTELBUS_COMMIT_INTERVAL_MS": str(s.commit_interval_ms),
-        }
+        return os.environ | self.settings.as_env()
 
 
 def preload(ns: Namespace, records: Sequence[Record], copies: int = 1) -> int:

@@ -106,3 +106,16 @@ class Settings(BaseSettings):
             self.schema_registry_url_override
             or f"http://127.0.0.1:{self.registry_port}/apis/ccompat/v7"
         )
+
+    def as_env(self) -> dict[str, str]:
+        """The environment variables under which another intelbus process (a router, the
+        CLI) works on the same bus: broker, registry, topics, group, keys and policies."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "SCHEMA_REGISTRY_URL": self.schema_registry_url,
+            "INTELBUS_TOPIC_PREFIX": self.topic_prefix,
+            "INTELBUS_ROUTER_GROUP": self.router_group,
+            "INTELBUS_KEYS_DIR": str(self.keys_dir),
+            "INTELBUS_POLICIES_DIR": str(self.policies_dir),
+            "INTELBUS_COMMIT_INTERVAL_MS": str(self.commit_interval_ms),
+        }

@@ -65,11 +65,8 @@ def bus(endpoints: Endpoints) -> Bus:
 @pytest.fixture
 def cli_env(bus: Bus, monkeypatch: pytest.MonkeyPatch) -> Bus:
     """Point the in-process CLI at the test's broker, registry, topics and keys."""
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", bus.settings.bootstrap_servers)
-    monkeypatch.setenv("SCHEMA_REGISTRY_URL", bus.settings.schema_registry_url)
-    monkeypatch.setenv("INTELBUS_TOPIC_PREFIX", bus.settings.topic_prefix)
-    monkeypatch.setenv("INTELBUS_ROUTER_GROUP", bus.settings.router_group)
-    monkeypatch.setenv("INTELBUS_KEYS_DIR", str(bus.settings.keys_dir))
+    for name, value in bus.settings.as_env().items():
+        monkeypatch.setenv(name, value)
     return bus
 
 

@@ -7,8 +7,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from confluent_kafka import Message
-
+from consumers.feed import header_map
 from intelbus import serde
 from intelbus.models import PolicyDecision
 from intelbus.settings import Settings
@@ -18,7 +17,6 @@ from tests.kafka_helpers import read_all, value_of
 __all__ = [
     "decisions_of",
     "feed_of",
-    "headers_of",
     "running_router",
 ]
 
@@ -47,14 +45,6 @@ def decisions_of(settings: Settings, topic: str) -> list[PolicyDecision]:
     return [e.decision for e in read_decision_log(settings, topic) if e.decision is not None]
 
 
-def headers_of(message: Message) -> dict[str, str]:
-    raw = message.headers() or []
-    items = raw.items() if isinstance(raw, dict) else raw
-    return {
-        key: value.decode() if isinstance(value, bytes) else (value or "") for key, value in items
-    }
-
-
 def feed_of(
     settings: Settings, topics: list[str], expected: int
 ) -> dict[str, list[dict[str, Any]]]:
@@ -64,7 +54,7 @@ def feed_of(
     by_event: dict[str, list[dict[str, Any]]] = {}
     for message in read_all(settings, topics, expected):
         value = value_of(message)
-        headers = headers_of(message)
+        headers = header_map(message)
         schema_id = serde.schema_id_of(value)
         assert schema_id is not None
         by_event.setdefault(headers["intelbus.event-id"], []).append(

@@ -18,6 +18,7 @@ import pytest
 from bench.generate import lookouts
 from consumers.audit.log import read_decision_log
 from consumers.audit.verify import verify_log
+from consumers.feed import header_map
 from intelbus import chain
 from intelbus.settings import Settings
 from intelbus.waiting import wait_for
@@ -30,19 +31,12 @@ from services.router.progress import (
 )
 from tests.conftest import Bus
 from tests.kafka_helpers import read_all
-from tests.router_helpers import headers_of
 
 EVENTS = 10_000
 
 
 def _router_process(settings: Settings, log: Path, workers: int) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "SCHEMA_REGISTRY_URL": settings.schema_registry_url,
-        "INTELBUS_TOPIC_PREFIX": settings.topic_prefix,
-        "INTELBUS_ROUTER_GROUP": settings.router_group,
-        "INTELBUS_KEYS_DIR": str(settings.keys_dir),
-    }
+    env = os.environ | settings.as_env()
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "intelbus", "router", "run", f"--lookout-workers={workers}"],
@@ -107,7 +101,7 @@ def test_sigkill_at_20_percent_then_restart_gives_exactly_once(
         feed = bus.topics.feed(recipient)
         expected = {d.event_id for d in decisions if d.recipient == recipient and d.feed_topic}
         messages = read_all(settings, feed, expected=len(expected), timeout=120)
-        delivered = Counter(headers_of(m)["intelbus.event-id"] for m in messages)
+        delivered = Counter(header_map(m)["intelbus.event-id"] for m in messages)
         assert set(delivered) == expected, recipient
         assert set(delivered.values()) == {1}, recipient
 

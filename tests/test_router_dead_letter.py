@@ -12,13 +12,14 @@ from confluent_kafka import KafkaError, Message
 from confluent_kafka.schema_registry import Schema
 
 from bench.common import avro_long
+from consumers.feed import header_map
 from intelbus import clients, serde
 from intelbus.models import CaseOutcome, Lookout, OutcomeKind
 from services.router.progress import wait_until_routed
 from tests import factories
 from tests.conftest import Bus
 from tests.kafka_helpers import read_all
-from tests.router_helpers import decisions_of, headers_of, running_router
+from tests.router_helpers import decisions_of, running_router
 
 
 def _unknown_marking_bytes(bus: Bus, lookout: Lookout) -> bytes:
@@ -106,7 +107,7 @@ def test_bad_inputs_are_dead_lettered_and_good_ones_routed(bus: Bus) -> None:
     dead = read_all(settings, bus.topics.dead_letter, expected=len(bad))
     reasons = {}
     for message in dead:
-        headers = headers_of(message)
+        headers = header_map(message)
         name = sources[headers["intelbus.dlq.source"]]
         reasons[name] = headers["intelbus.dlq.reason"]
         assert headers["intelbus.dlq.detail"]

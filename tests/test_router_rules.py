@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from consumers.feed import header_map
 from intelbus import serde
 from intelbus.models import Lookout, OfficerSafetyAlert, Pointer, Record
 from producers.publisher import Publisher
 from services.router.progress import wait_until_routed
 from tests.conftest import Bus
 from tests.kafka_helpers import read_all
-from tests.router_helpers import decisions_of, feed_of, headers_of, running_router
+from tests.router_helpers import decisions_of, feed_of, running_router
 from tests.scenarios import expected_view, scenarios
 
 
@@ -95,7 +96,7 @@ def test_each_rule_fires_and_holds_back_through_the_router(bus: Bus) -> None:
 
     # Fail-closed also dead-letters the event, naming the reason.
     [dead] = read_all(bus.settings, bus.topics.dead_letter, expected=1)
-    headers = headers_of(dead)
+    headers = header_map(dead)
     assert headers["intelbus.dlq.reason"] == "fail-closed"
     assert (
         dead.value()

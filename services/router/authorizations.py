@@ -24,7 +24,8 @@ class AuthorizationFeed:
 
     The partitions are assigned, not subscribed: every router reads all of them. The group
     ``group`` only records how far this router has applied (committed after each apply), so
-    operators and tests can see when a new authorization is in force.
+    operators and tests can see when a new authorization is in force. Lookout workers of one
+    router share the group: its offset is then the furthest any of them has applied.
     """
 
     def __init__(
