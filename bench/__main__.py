@@ -28,21 +28,22 @@ from bench.common import (
     preload,
     run_until_consumed,
 )
-from bench.generate import alerts, lookouts
 from bench.latency import LatencyRun, run_latency
 from bench.profile import profile_lookouts_lane
+from deploy.stack.local import LocalStack
 from intelbus import serde
 from intelbus.logs import configure_logging
 from intelbus.models import Lookout, OfficerSafetyAlert, Pointer, PolicyDecision
-from intelbus.settings import PROJECT_ROOT, Settings
-from intelbus.stack.local import LocalStack
+from intelbus.settings import Settings
 from intelbus.tables import table
 from intelbus.waiting import wait_for
 from services.router.progress import lane_is_running
+from tests.generate import alerts, lookouts
 
-RESULTS = PROJECT_ROOT / "bench" / "results"
-BENCH_PYTHON = PROJECT_ROOT / ".venv-bench" / "bin" / "python"
-ROUTER = [sys.executable, "-m", "intelbus", "router", "run"]
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+ROUTER = [sys.executable, "-m", "cli", "router", "run"]
 PASSTHROUGH_COPIES = 5  # the copier is fast: give it a longer run than the router
 FANOUTS = (1, 3, 5)
 COMMIT_INTERVALS_MS = (10, 100, 1000)
@@ -96,7 +97,7 @@ def _router_env(ns: Namespace, interval_ms: int = 100) -> dict[str, str]:
 
 def _quix(ns: Namespace, log: Path) -> Measured:
     client = serde.registry_client(ns.settings)
-    env = ns.env() | {"PYTHONPATH": str(PROJECT_ROOT)}
+    env = ns.env() | {"PYTHONPATH": str(ROOT)}
     for name, model in (("lookout", Lookout), ("pointer", Pointer), ("decision", PolicyDecision)):
         codec = serde.FastCodec(client, model, ns.settings.schemas_dir)
         env[f"BENCH_SCHEMA_{name.upper()}"] = serde.expanded_schema(

@@ -22,7 +22,7 @@ import yaml
 
 from intelbus import clients, serde
 from intelbus.models import Record
-from intelbus.settings import PROJECT_ROOT, Settings
+from intelbus.settings import Settings
 from intelbus.topics import TopicMap, apply_topics, load_topic_map
 from producers.publisher import Publisher
 from services.router.progress import LaneProgress, routing_targets
@@ -30,7 +30,6 @@ from services.router.progress import LaneProgress, routing_targets
 __all__ = [
     "Measured",
     "Namespace",
-    "avro_long",
     "bench_policies",
     "machine",
     "percentiles",
@@ -47,8 +46,8 @@ def bench_policies(fanout: int, into: Path) -> Path:
     """A copy of policies/ whose recipients are ``fanout`` nationwide DHS subscribers of every
     category (cbp, ice, then clones of ice), so every event goes to every recipient."""
     into.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PROJECT_ROOT / "policies" / "rules.yaml", into / "rules.yaml")
-    recipients = yaml.safe_load((PROJECT_ROOT / "policies" / "recipients.yaml").read_text())
+    shutil.copy(Settings().policies_dir / "rules.yaml", into / "rules.yaml")
+    recipients = yaml.safe_load((Settings().policies_dir / "recipients.yaml").read_text())
     base = {r["id"]: r for r in recipients["recipients"]}
     chosen = [base["cbp"], base["ice"]] + [
         base["ice"] | {"id": f"dhs-{n}", "name": f"DHS component {n}"} for n in range(fanout)
@@ -74,7 +73,7 @@ class Namespace:
             update={
                 "topic_prefix": prefix,
                 "router_group": f"{prefix}router",
-                "policies_dir": policies_dir or base.policies_dir,
+                "policies_dir_override": policies_dir or base.policies_dir,
             }
         )
         topics = load_topic_map(settings.topics_file, prefix)
@@ -194,17 +193,6 @@ def run_until_consumed(
             process.wait(60)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-def avro_long(value: int) -> bytes:
-    """Avro's encoding of a long: zig-zag, then 7 bits a byte, least significant first."""
-    value = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def percentiles(

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from confluent_kafka import OFFSET_END, TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from bench.common import Namespace, avro_long
+from bench.common import Namespace
 from intelbus import clients, serde
 from intelbus.models import Lookout, OfficerSafetyAlert, Record
+from tests.avro_helpers import avro_long
 
 __all__ = ["LatencyRun", "run_latency"]
 

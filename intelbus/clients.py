@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -23,8 +24,17 @@ _COORDINATOR_NOT_READY = {
 }
 
 
+# librdkafka's own log lines go to this logger, not straight to stderr: a service logs them
+# with the rest of its log (intelbus.logs); a command shows only warnings and errors.
+LIBRDKAFKA_LOG = logging.getLogger("intelbus.librdkafka")
+
+
 def _base(settings: Settings, client_id: str) -> dict[str, Any]:
-    return {"bootstrap.servers": settings.bootstrap_servers, "client.id": client_id}
+    return {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "client.id": client_id,
+        "logger": LIBRDKAFKA_LOG,
+    }
 
 
 def admin(settings: Settings) -> AdminClient:

@@ -11,7 +11,17 @@ import structlog
 __all__ = ["configure_logging"]
 
 
+class _ToStructlog(logging.Handler):
+    """Standard-library records (librdkafka's, through confluent-kafka) as structlog lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        structlog.get_logger().log(record.levelno, record.name, message=record.getMessage())
+
+
 def configure_logging(level: str = "INFO", stream: TextIO = sys.stderr) -> None:
+    root = logging.getLogger()
+    root.handlers = [_ToStructlog()]
+    root.setLevel(level)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -7,10 +7,10 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["PROJECT_ROOT", "Settings"]
+__all__ = ["Settings"]
 
-# Schemas, policies and deploy files are data beside the packages (editable install).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# In a source checkout (and an editable install) the data sits beside the packages.
+_CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
@@ -57,9 +57,20 @@ class Settings(BaseSettings):
         default="",
         description="Prepended to every topic name; lets several buses share one cluster.",
     )
-    topics_file: Path = PROJECT_ROOT / "deploy" / "topics.yaml"
-    schemas_dir: Path = PROJECT_ROOT / "schemas" / "avro"
-    policies_dir: Path = PROJECT_ROOT / "policies"
+    data_dir: Path = Field(
+        default=_CHECKOUT,
+        description="Where schemas/, policies/, deploy/ and examples/ are found; each of "
+        "them can also be set on its own.",
+    )
+    topics_file_override: Path | None = Field(
+        default=None, validation_alias=AliasChoices("INTELBUS_TOPICS_FILE")
+    )
+    schemas_dir_override: Path | None = Field(
+        default=None, validation_alias=AliasChoices("INTELBUS_SCHEMAS_DIR")
+    )
+    policies_dir_override: Path | None = Field(
+        default=None, validation_alias=AliasChoices("INTELBUS_POLICIES_DIR")
+    )
 
     keys_dir_override: Path | None = Field(
         default=None,
@@ -89,6 +100,22 @@ class Settings(BaseSettings):
     stats_interval_s: float = 10.0
 
     @property
+    def topics_file(self) -> Path:
+        return self.topics_file_override or self.data_dir / "deploy" / "topics.yaml"
+
+    @property
+    def schemas_dir(self) -> Path:
+        return self.schemas_dir_override or self.data_dir / "schemas" / "avro"
+
+    @property
+    def policies_dir(self) -> Path:
+        return self.policies_dir_override or self.data_dir / "policies"
+
+    @property
+    def examples_dir(self) -> Path:
+        return self.data_dir / "examples"
+
+    @property
     def keys_dir(self) -> Path:
         return self.keys_dir_override or self.home / "keys"
 
@@ -116,6 +143,9 @@ class Settings(BaseSettings):
             "INTELBUS_TOPIC_PREFIX": self.topic_prefix,
             "INTELBUS_ROUTER_GROUP": self.router_group,
             "INTELBUS_KEYS_DIR": str(self.keys_dir),
+            "INTELBUS_DATA_DIR": str(self.data_dir),
+            "INTELBUS_TOPICS_FILE": str(self.topics_file),
+            "INTELBUS_SCHEMAS_DIR": str(self.schemas_dir),
             "INTELBUS_POLICIES_DIR": str(self.policies_dir),
             "INTELBUS_COMMIT_INTERVAL_MS": str(self.commit_interval_ms),
         }

@@ -200,19 +200,26 @@ def _align(admin: AdminClient, spec: TopicSpec, partitions: int) -> str:
     elif spec.partitions < partitions:
         changes.append(f"has {partitions} partitions (declared {spec.partitions}; not reduced)")
     resource = ConfigResource(ConfigResource.Type.TOPIC, spec.name)
-    current = _result_value(admin.describe_configs([resource])[resource])
+    current = _describe(admin, resource)
     differing = {k: v for k, v in spec.config.items() if current.get(k) != v}
     if differing:
         entries = [
             ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
             for k, v in differing.items()
         ]
-        resource = ConfigResource(ConfigResource.Type.TOPIC, spec.name, incremental_configs=entries)
-        _result(admin.incremental_alter_configs([resource])[resource])
+        altered = ConfigResource(ConfigResource.Type.TOPIC, spec.name, incremental_configs=entries)
+        _result(admin.incremental_alter_configs([altered])[altered])
+        # The broker acknowledges an alter before every reader of the config sees it: only
+        # report the topic aligned (and let the next apply compare) once it reads back.
+        wait_for(
+            lambda: _describe(admin, resource).items() >= differing.items(),
+            timeout=_TIMEOUT_S,
+            what=f"the new configs of {spec.name} to take effect",
+        )
         changes.extend(f"{k}={v}" for k, v in differing.items())
     return "updated: " + ", ".join(changes) if changes else "unchanged"
 
 
-def _result_value(future: object) -> dict[str, str]:
-    entries = future.result(timeout=_TIMEOUT_S)  # type: ignore[attr-defined]
+def _describe(admin: AdminClient, resource: ConfigResource) -> dict[str, str]:
+    entries = admin.describe_configs([resource])[resource].result(timeout=_TIMEOUT_S)
     return {name: entry.value for name, entry in entries.items()}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from intelbus.examples import EXAMPLES_DIR, load_example
 from intelbus.models import (
     CaseOutcome,
     DisclosureAuthorization,
@@ -18,6 +17,7 @@ from intelbus.models import (
     OfficerSafetyAlert,
     Record,
 )
+from services.examples import EXAMPLES_DIR, load_example
 
 __all__ = ["PHASE_1", "PHASE_2", "TITLES", "load_phase"]
 

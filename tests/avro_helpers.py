@@ -12,7 +12,7 @@ from intelbus import serde
 from intelbus.models import Record
 from intelbus.settings import Settings
 
-__all__ = ["fastavro_round_trip"]
+__all__ = ["avro_long", "fastavro_round_trip"]
 
 R = TypeVar("R", bound=Record)
 
@@ -25,3 +25,14 @@ def fastavro_round_trip(record: R) -> R:
     fastavro.schemaless_writer(buffer, parsed, record.to_avro())
     buffer.seek(0)
     return type(record).model_validate(fastavro.schemaless_reader(buffer, parsed, parsed))
+
+
+def avro_long(value: int) -> bytes:
+    """Avro's encoding of a long: zig-zag, then 7 bits a byte, least significant first."""
+    value = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)

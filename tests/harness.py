@@ -15,9 +15,9 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from deploy.stack.local import LocalStack
+from deploy.stack.ports import is_free
 from intelbus.settings import Settings
-from intelbus.stack.local import LocalStack
-from intelbus.stack.ports import is_free
 from intelbus.waiting import wait_for
 
 __all__ = ["Endpoints", "provide_endpoints"]
@@ -92,7 +92,7 @@ def _containers() -> Iterator[Endpoints]:
             except OSError:
                 return False
 
-        from intelbus.stack.nodes import kafka_is_ready  # noqa: PLC0415
+        from deploy.stack.nodes import kafka_is_ready  # noqa: PLC0415
 
         bootstrap = f"127.0.0.1:{kafka_port}"
         wait_for(lambda: kafka_is_ready(bootstrap), timeout=120, what="Kafka container")

@@ -10,9 +10,9 @@ import pytest
 from confluent_kafka import TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cli import main
 from consumers.audit.log import read_decision_log
 from intelbus import chain, clients, serde
-from intelbus.cli import main
 from intelbus.models import ChainSeal, Decision, PolicyDecision
 from producers.publisher import Publisher
 from services.router.progress import wait_until_routed

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from deploy.stack.java import find_java
 from intelbus.errors import IntelbusError
-from intelbus.stack.java import find_java
 
 
 def _fake_java(tmp_path: Path, version_line: str) -> Path:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from intelbus.cli import main
-from intelbus.examples import EXAMPLES_DIR
+from cli import main
 from intelbus.policy.policyset import RULE_IDS
-from intelbus.settings import PROJECT_ROOT, Settings
+from intelbus.settings import Settings
 from intelbus.yamlfile import YamlError
+from services.examples import EXAMPLES_DIR
 from services.router.service import Router
 
 
@@ -76,7 +76,7 @@ def test_explain_with_authorizations(capsys: pytest.CaptureFixture[str]) -> None
 
 def _broken_policies(tmp_path: Path) -> Path:
     broken = tmp_path / "policies"
-    shutil.copytree(PROJECT_ROOT / "policies", broken)
+    shutil.copytree(Settings().policies_dir, broken)
     rules = broken / "rules.yaml"
     rules.write_text(rules.read_text().replace("after_days: 183", "after_days: soon"))
     return broken
@@ -98,7 +98,7 @@ def test_invalid_policy_names_file_line_and_field(
 
 
 def test_router_refuses_to_start_on_an_invalid_policy_set(tmp_path: Path) -> None:
-    settings = Settings(policies_dir=_broken_policies(tmp_path))
+    settings = Settings(policies_dir_override=_broken_policies(tmp_path))
     with pytest.raises(YamlError, match="after_days"):
         Router(settings)
 
@@ -107,7 +107,7 @@ def test_missing_rule_fails_closed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = tmp_path / "policies"
-    shutil.copytree(PROJECT_ROOT / "policies", broken)
+    shutil.copytree(Settings().policies_dir, broken)
     rules = broken / "rules.yaml"
     rules.write_text(rules.read_text().replace("  - id: noforn\n", "  - id: noforn-typo\n"))
     monkeypatch.setenv("INTELBUS_POLICIES_DIR", str(broken))

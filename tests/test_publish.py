@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from cli import main
+from cli.publish import KINDS
 from intelbus import serde
-from intelbus.cli import main
 from intelbus.models import (
     CaseOutcome,
     DisclosureAuthorization,
@@ -19,7 +20,6 @@ from intelbus.models import (
     Record,
     Subjects,
 )
-from producers.cli import KINDS
 from producers.publisher import Publisher, message_key
 from tests import factories
 from tests.conftest import Bus

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from bench.generate import lookouts
 from consumers.audit.log import read_decision_log
 from consumers.audit.verify import verify_log
 from consumers.feed import header_map
@@ -30,6 +29,7 @@ from services.router.progress import (
     wait_until_routed,
 )
 from tests.conftest import Bus
+from tests.generate import lookouts
 from tests.kafka_helpers import read_all
 
 EVENTS = 10_000
@@ -39,7 +39,7 @@ def _router_process(settings: Settings, log: Path, workers: int) -> subprocess.P
     env = os.environ | settings.as_env()
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "intelbus", "router", "run", f"--lookout-workers={workers}"],
+            [sys.executable, "-m", "cli", "router", "run", f"--lookout-workers={workers}"],
             env=env,
             stdout=out,
             stderr=out,

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from confluent_kafka import KafkaError, Message
 from confluent_kafka.schema_registry import Schema
 
-from bench.common import avro_long
 from consumers.feed import header_map
 from intelbus import clients, serde
 from intelbus.models import CaseOutcome, Lookout, OutcomeKind
 from services.router.progress import wait_until_routed
 from tests import factories
+from tests.avro_helpers import avro_long
 from tests.conftest import Bus
 from tests.kafka_helpers import read_all
 from tests.router_helpers import decisions_of, running_router

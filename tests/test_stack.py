@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from deploy.stack.local import LocalStack
+from deploy.stack.ports import is_free
 from intelbus import clients, serde
 from intelbus.errors import IntelbusError
 from intelbus.models import Lookout
 from intelbus.settings import Settings
-from intelbus.stack.local import LocalStack
-from intelbus.stack.ports import is_free
 from intelbus.topics import apply_topics, load_topic_map
 from tests import factories
 from tests.harness import _free_port

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from cli import main
 from consumers.feed import FeedItem
 from consumers.subscriber import Subscriber, read_parked
 from intelbus import clients, serde
-from intelbus.cli import main
 from intelbus.models import Lookout
 from tests import factories
 from tests.conftest import Bus

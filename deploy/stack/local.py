@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
 
+from deploy.stack import nodes
+from deploy.stack.artifacts import ensure_artifacts
+from deploy.stack.java import find_java
+from deploy.stack.ports import ensure_free
+from deploy.stack.process import ManagedProcess
 from intelbus import clients
 from intelbus.errors import IntelbusError
 from intelbus.settings import Settings
-from intelbus.stack import nodes
-from intelbus.stack.artifacts import ensure_artifacts
-from intelbus.stack.java import find_java
-from intelbus.stack.ports import ensure_free
-from intelbus.stack.process import ManagedProcess
 from intelbus.waiting import Timeout, wait_for
 
 __all__ = ["LocalStack", "ServiceStatus"]

@@ -21,7 +21,6 @@ from string import Template
 from confluent_kafka.admin import AdminClient
 
 from intelbus.errors import IntelbusError
-from intelbus.settings import PROJECT_ROOT
 
 __all__ = [
     "kafka_argv",
@@ -31,7 +30,7 @@ __all__ = [
     "registry_is_ready",
 ]
 
-KAFKA_TEMPLATE_DIR = PROJECT_ROOT / "deploy" / "kafka"
+KAFKA_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "kafka"
 
 
 def _port_open(port: int) -> bool:

@@ -3,7 +3,7 @@
 About a quarter of lookouts carry EU PNR (some with sensitive items, some loaded more than
 6 months ago), some are ORCON or NOFORN, and officer-safety alerts are spread over sectors.
 
-    python -m bench.generate lookout --count 100000 --seed 7 > lookouts.ndjson
+    python -m tests.generate lookout --count 100000 --seed 7 > lookouts.ndjson
 """
 
 from __future__ import annotations

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from intelbus.models import Record
-from intelbus.settings import PROJECT_ROOT
+from intelbus.settings import Settings
 
 __all__ = ["EXAMPLES_DIR", "WRITTEN_AS_OF", "load_example", "shift_times"]
 
-EXAMPLES_DIR = PROJECT_ROOT / "examples"
+EXAMPLES_DIR = Settings().examples_dir
 WRITTEN_AS_OF = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
 R = TypeVar("R", bound=Record)

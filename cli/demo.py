@@ -19,12 +19,12 @@ from consumers.audit.query import report_rows
 from consumers.audit.verify import verify_log
 from consumers.feed import FeedItem
 from consumers.subscriber import read_feed
+from deploy.stack.local import LocalStack
 from intelbus import chain, clients, serde
 from intelbus.logs import configure_logging
 from intelbus.models import DisclosureAuthorization, Lookout, OfficerSafetyAlert, Record
 from intelbus.policy.recipients import load_recipients
 from intelbus.settings import Settings
-from intelbus.stack.local import LocalStack
 from intelbus.tables import table
 from intelbus.topics import TopicMap, apply_topics, load_topic_map
 from producers.publisher import Publisher

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from intelbus.errors import IntelbusError
-from intelbus.settings import PROJECT_ROOT
 
 __all__ = ["Artifacts", "ensure_artifacts"]
 
-POM = PROJECT_ROOT / "deploy" / "maven" / "pom.xml"
+POM = Path(__file__).resolve().parent.parent / "maven" / "pom.xml"
 KAFKA_COORDINATE = "org.apache.kafka:kafka_2.13:{version}"
 REGISTRY_COORDINATE = "io.apicurio:apicurio-registry-app:{version}:tar.gz:all"
 _COMPLETE = ".complete"

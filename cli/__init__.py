@@ -9,15 +9,10 @@ from collections.abc import Sequence
 from confluent_kafka import KafkaException
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from consumers import cli as subscribe
-from consumers.audit import cli as audit
-from intelbus.cli import policy, schemas, stack, topics
+from cli import audit, demo, policy, publish, router, schemas, stack, subscribe, topics
 from intelbus.errors import IntelbusError
 from intelbus.serde import RegistryUnavailable
 from intelbus.settings import Settings
-from producers import cli as publish
-from services import demo
-from services.router import cli as router
 
 __all__ = ["main"]
 

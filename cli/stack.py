@@ -7,9 +7,9 @@ import sys
 import time
 from typing import Any
 
+from deploy.stack.local import LocalStack
 from intelbus.errors import IntelbusError
 from intelbus.settings import Settings
-from intelbus.stack.local import LocalStack
 
 __all__ = ["register"]
 
