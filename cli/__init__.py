@@ -9,14 +9,14 @@ from collections.abc import Sequence
 from confluent_kafka import KafkaException
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from cli import audit, demo, policy, publish, router, schemas, stack, subscribe, topics
+from cli import asyncapi, audit, demo, policy, publish, router, schemas, stack, subscribe, topics
 from intelbus.errors import IntelbusError
 from intelbus.serde import RegistryUnavailable
 from intelbus.settings import Settings
 
 __all__ = ["main"]
 
-GROUPS = (demo, stack, topics, schemas, publish, policy, router, subscribe, audit)
+GROUPS = (demo, stack, topics, schemas, asyncapi, publish, policy, router, subscribe, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:
