@@ -1,0 +1,433 @@
+"""The audit verifier (consumers.audit.verify.verify_log) on a decision log built in memory, no
+Kafka: records and seals are made by the router's own ChainBook, signed by a SealSigner over a
+temporary key dir, from the policy engine's verdicts on one lookout.
+
+The log: chain 0 (lookouts partition 0) has decisions 0-5, sealed at 1, 3 and 5 (three
+transactions); chain 1 (partition 1) has decisions 0-2, sealed at 1 and 2. Each chain's
+records sit in one partition of the decisions topic, offsets counting from 0.
+
+verify_log's branches, each asserted below with the topic, partition and offset it names:
+
+- reading: a record that could not be read (``problem``) -> "unreadable record", chain "?";
+  decisions and seals are counted per chain (the honest log: counts, no problems).
+- each decision: its hash does not match its content -> "altered record"; a second record
+  with the same hash -> "duplicate of the record at offset N"; else indexed by hash.
+- each seal: key id not among the public keys -> "seal signed by unknown key"; signature
+  that does not verify -> "forged seal"; else valid.
+- valid seals in order: the first does not start at the genesis -> "records missing before
+  the first seal"; a later one does not link to the previous seal's head -> "a seal is
+  missing" (a seal dropped, or one replayed).
+- the walk back from a seal: a record missing -> "gap: record N", named at the record (or the
+  seal) that points to it; a record whose sequence is not the one expected -> "sequence M
+  where N belongs"; the walk ends at the previous seal's head, or at the genesis even when
+  the seal names another previous head.
+- afterwards, every record no walk reached -> "forged or unsealed record" (decisions after
+  the last seal, a forged record linked to the head, records below a broken walk).
+
+Not covered: an Entry with none of decision, seal or problem is skipped without being counted
+or reported; read_decision_log never yields one, so no test pins that silence down.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from consumers.audit.log import Entry
+from consumers.audit.verify import Report, verify_log
+from intelbus.chain import (
+    SealSigner,
+    decision_hash,
+    load_public_keys,
+    load_signer,
+    seal_message,
+)
+from intelbus.models import ChainSeal, Decision, PolicyDecision
+from intelbus.position import Position
+from intelbus.settings import Settings
+from intelbus.topics import load_topic_map
+from services.router.decisions import ChainBook, Source
+from tests import factories
+from tests.policy_fixtures import AT, POLICY, verdicts
+
+TOPICS = load_topic_map(Settings().topics_file, "")
+EVENT = factories.lookout(event_id="lk-verify-1")
+VERDICTS = list(verdicts(EVENT).values())
+
+Where = tuple[str, int, int]  # topic, partition, offset
+Found = tuple[Where, str, str]  # where, chain, what
+
+
+@dataclass(frozen=True)
+class Written:
+    """One record of the in-memory decisions topic and where it sits."""
+
+    where: Where
+    decision: PolicyDecision | None = None
+    seal: ChainSeal | None = None
+    problem: str | None = None
+
+    @property
+    def record(self) -> PolicyDecision:
+        assert self.decision is not None
+        return self.decision
+
+    @property
+    def sealed(self) -> ChainSeal:
+        assert self.seal is not None
+        return self.seal
+
+
+def _entry(written: Written) -> Entry:
+    """The one place that builds an audit-log Entry (and knows how it holds its position)."""
+    return Entry(
+        Position(*written.where),
+        decision=written.decision,
+        seal=written.seal,
+        problem=written.problem,
+    )
+
+
+def _found(report: Report) -> list[Found]:
+    """The report's problems as (where, chain, what), in the report's order."""
+    return [
+        ((p.position.topic, p.position.partition, p.position.offset), p.chain, p.what)
+        for p in report.problems
+    ]
+
+
+class DecisionLog:
+    """A decisions topic in memory, written as the router writes it: per transaction, the
+    ChainBook's decision records, then a seal of every chain that moved, then commit."""
+
+    def __init__(self, signer: SealSigner, keys_dir: Path) -> None:
+        self.signer = signer
+        self.keys_dir = keys_dir
+        self.book = ChainBook(signer, POLICY.version)
+        self.records: list[Written] = []
+        self._ends: dict[int, int] = defaultdict(int)
+        self._source_offsets: dict[int, int] = defaultdict(int)
+
+    def chain(self, partition: int) -> str:
+        return f"{TOPICS.lookouts}/{partition}@0"
+
+    def transaction(self, partition: int, decisions: int) -> None:
+        """One event of lookouts ``partition`` decided for the first ``decisions`` recipients."""
+        if self._source_offsets[partition] == 0:
+            self.book.restore(TOPICS.lookouts, partition, None, 0)
+        source = Source(TOPICS.lookouts, partition, self._source_offsets[partition])
+        self._source_offsets[partition] += 1
+        for verdict in VERDICTS[:decisions]:
+            feed = TOPICS.feed(verdict.recipient) if verdict.view is not None else None
+            _, record = self.book.decision(source, EVENT, verdict, feed, AT)
+            self.append(partition, decision=PolicyDecision.model_validate(record))
+        for topic, moved in self.book.moved():
+            _, seal = self.book.seal(topic, moved, AT)
+            self.append(moved, seal=ChainSeal.model_validate(seal))
+        self.book.commit()
+
+    def append(
+        self,
+        partition: int,
+        *,
+        decision: PolicyDecision | None = None,
+        seal: ChainSeal | None = None,
+        problem: str | None = None,
+    ) -> Written:
+        """A record at the end of the decisions topic's ``partition``."""
+        where = (TOPICS.decisions, partition, self._ends[partition])
+        self._ends[partition] += 1
+        written = Written(where, decision, seal, problem)
+        self.records.append(written)
+        return written
+
+    def replace(
+        self, old: Written, *, decision: PolicyDecision | None = None, seal: ChainSeal | None = None
+    ) -> Written:
+        """Another record in ``old``'s place (same offset)."""
+        new = Written(old.where, decision, seal)
+        self.records[self.records.index(old)] = new
+        return new
+
+    def remove(self, written: Written) -> None:
+        self.records.remove(written)
+
+    def decision(self, partition: int, sequence: int) -> Written:
+        chain = self.chain(partition)
+        (found,) = (
+            w
+            for w in self.records
+            if w.decision and w.decision.chain == chain and w.decision.sequence == sequence
+        )
+        return found
+
+    def seal(self, partition: int, sequence: int) -> Written:
+        chain = self.chain(partition)
+        (found,) = (
+            w
+            for w in self.records
+            if w.seal and w.seal.chain == chain and w.seal.sequence == sequence
+        )
+        return found
+
+    def verify(self) -> Report:
+        return verify_log(
+            (_entry(written) for written in self.records), load_public_keys(self.keys_dir)
+        )
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> DecisionLog:
+    """Chain 0: decisions 0-5 sealed at 1, 3, 5; chain 1: decisions 0-2 sealed at 1, 2."""
+    keys_dir = tmp_path / "keys"
+    built = DecisionLog(load_signer(keys_dir), keys_dir)
+    for partition, decisions in ((0, 2), (1, 2), (0, 2), (1, 1), (0, 2)):
+        built.transaction(partition, decisions)
+    return built
+
+
+def _signed(signer: SealSigner, chain: str, sequence: int, head: str, previous: str) -> ChainSeal:
+    """A seal signed by ``signer`` as ChainBook signs one."""
+    return ChainSeal(
+        chain=chain,
+        sequence=sequence,
+        head_hash=head,
+        previous_seal_hash=previous,
+        sealed_at=AT,
+        key_id=signer.key_id,
+        signature=signer.sign(seal_message(chain, sequence, head, previous)),
+    )
+
+
+def _unsealed(*written: Written) -> list[Found]:
+    return [
+        (w.where, w.record.chain, "forged or unsealed record: no signed seal vouches for it")
+        for w in written
+    ]
+
+
+def test_honest_log_verifies(log: DecisionLog) -> None:
+    """Records and seals as the router writes them verify: no problem, everything counted."""
+    report = log.verify()
+    assert _found(report) == []
+    assert report.ok
+    assert (report.decisions, report.seals, report.chains) == (9, 5, 2)
+
+
+def test_honest_log_in_any_read_order_verifies(log: DecisionLog) -> None:
+    """The verifier does not depend on the order partitions are read in."""
+    log.records.reverse()
+    report = log.verify()
+    assert report.ok, _found(report)
+
+
+def test_unreadable_record_is_named_and_the_rest_verifies(log: DecisionLog) -> None:
+    """A record that could not be decoded is reported where it sits, chain unknown."""
+    bad = log.append(1, problem="undecodable: EOFError: truncated")
+    report = log.verify()
+    assert _found(report) == [
+        (bad.where, "?", "unreadable record: undecodable: EOFError: truncated")
+    ]
+    assert (report.decisions, report.seals) == (9, 5)
+
+
+def test_altered_record_is_named_with_the_gap_it_leaves(log: DecisionLog) -> None:
+    """A record changed in place keeps its old hash: reported as altered; the seal's walk
+    cannot find that hash (a gap at the seal pointing to it) and the record below it is
+    then vouched for by no seal."""
+    original = log.decision(0, 3)
+    altered = log.replace(
+        original, decision=original.record.model_copy(update={"recipient": "ibet-blaine"})
+    )
+    chain = log.chain(0)
+    head = original.record.hash
+    assert _found(log.verify()) == sorted(
+        [
+            (altered.where, chain, "altered record: its hash does not match its content"),
+            (log.seal(0, 3).where, chain, f"gap: record 3 (hash {head[:12]}...) is missing"),
+            *_unsealed(log.decision(0, 2)),
+        ]
+    )
+
+
+def test_duplicate_record_names_both_offsets(log: DecisionLog) -> None:
+    """A record written twice: the second copy is reported, naming the first one's offset."""
+    first = log.decision(0, 2)
+    copy = log.append(0, decision=first.record)
+    assert _found(log.verify()) == [
+        (copy.where, log.chain(0), f"duplicate of the record at offset {first.where[2]}")
+    ]
+
+
+def test_gap_inside_a_transaction_is_named_at_the_record_pointing_to_it(log: DecisionLog) -> None:
+    """A record deleted below a seal's head: the record whose previousHash names it."""
+    missing = log.decision(0, 4)
+    log.remove(missing)
+    assert _found(log.verify()) == [
+        (
+            log.decision(0, 5).where,
+            log.chain(0),
+            f"gap: record 4 (hash {missing.record.hash[:12]}...) is missing",
+        )
+    ]
+
+
+def test_missing_head_is_named_at_the_seal(log: DecisionLog) -> None:
+    """A sealed head deleted (DeleteRecords from the start of a partition takes 0 and 1):
+    the seal that names it is where the gap shows."""
+    log.remove(log.decision(0, 0))
+    missing = log.decision(0, 1)
+    log.remove(missing)
+    assert _found(log.verify()) == [
+        (
+            log.seal(0, 1).where,
+            log.chain(0),
+            f"gap: record 1 (hash {missing.record.hash[:12]}...) is missing",
+        )
+    ]
+
+
+def test_out_of_sequence_record_is_named(log: DecisionLog) -> None:
+    """A correctly hashed record, under a seal signed with the router's key, whose sequence
+    is not the one its place in the chain needs: named, and nothing on that walk counts as
+    sealed."""
+    original = log.decision(0, 5)
+    renumbered = original.record.to_avro() | {"sequence": 9, "decisionId": f"{log.chain(0)}#9"}
+    renumbered["hash"] = decision_hash(renumbered)
+    moved = log.replace(original, decision=PolicyDecision.model_validate(renumbered))
+    chain = log.chain(0)
+    log.replace(
+        log.seal(0, 5),
+        seal=_signed(log.signer, chain, 5, renumbered["hash"], log.decision(0, 3).record.hash),
+    )
+    assert _found(log.verify()) == sorted(
+        [
+            (moved.where, chain, "sequence 9 where 5 belongs"),
+            *_unsealed(log.decision(0, 4), moved),
+        ]
+    )
+
+
+def test_decisions_after_the_last_seal_are_unsealed(log: DecisionLog) -> None:
+    """The last transaction's seal is gone: its decisions are reported one by one."""
+    log.remove(log.seal(0, 5))
+    assert _found(log.verify()) == _unsealed(log.decision(0, 4), log.decision(0, 5))
+
+
+def test_forged_record_linked_to_the_head_is_unsealed(log: DecisionLog) -> None:
+    """A well-formed, correctly hashed record appended after the head by someone who can
+    write to the topic but has no signing key: no seal vouches for it."""
+    head = log.decision(1, 2).record
+    forged = head.to_avro() | {
+        "decisionId": f"{head.chain}#3",
+        "decision": Decision.DELIVER.value,
+        "recipient": "ibet-blaine",
+        "sequence": 3,
+        "previousHash": head.hash,
+    }
+    forged["hash"] = decision_hash(forged)
+    appended = log.append(1, decision=PolicyDecision.model_validate(forged))
+    assert _found(log.verify()) == _unsealed(appended)
+
+
+def test_seal_signed_by_an_unknown_key(log: DecisionLog) -> None:
+    """A seal, otherwise right, signed by a key that is not among the public keys: named,
+    and the decisions only it would vouch for are unsealed."""
+    genuine = log.seal(0, 5).sealed
+    impostor = SealSigner(Ed25519PrivateKey.generate())
+    foreign = log.replace(
+        log.seal(0, 5),
+        seal=_signed(
+            impostor, genuine.chain, genuine.sequence, genuine.head_hash, genuine.previous_seal_hash
+        ),
+    )
+    assert _found(log.verify()) == sorted(
+        [
+            (foreign.where, genuine.chain, f"seal signed by unknown key {impostor.key_id}"),
+            *_unsealed(log.decision(0, 4), log.decision(0, 5)),
+        ]
+    )
+
+
+def test_forged_seal_signature(log: DecisionLog) -> None:
+    """A seal naming the router's key whose signature does not verify (here: the genuine
+    signature over another head): named as forged, its decisions unsealed."""
+    genuine = log.seal(0, 3).sealed
+    forged = log.replace(
+        log.seal(0, 3),
+        seal=genuine.model_copy(update={"head_hash": log.decision(0, 2).record.hash}),
+    )
+    assert _found(log.verify()) == sorted(
+        [
+            (forged.where, genuine.chain, "forged seal: the signature does not verify"),
+            # the next seal no longer follows a valid one, and 2-3 lose their seal
+            (
+                log.seal(0, 5).where,
+                genuine.chain,
+                "a seal is missing: this seal does not follow the previous one",
+            ),
+            *_unsealed(log.decision(0, 2), log.decision(0, 3)),
+        ]
+    )
+
+
+def test_first_seal_missing(log: DecisionLog) -> None:
+    """The first seal is gone: the next one does not start at the genesis."""
+    log.remove(log.seal(0, 1))
+    assert _found(log.verify()) == sorted(
+        [
+            (
+                log.seal(0, 3).where,
+                log.chain(0),
+                "records missing before the first seal (the chain does not start at its genesis)",
+            ),
+            *_unsealed(log.decision(0, 0), log.decision(0, 1)),
+        ]
+    )
+
+
+def test_seal_missing_between_two_seals(log: DecisionLog) -> None:
+    """A seal in the middle is gone: the next one does not follow the previous one, and
+    the decisions only the missing seal vouched for are unsealed."""
+    log.remove(log.seal(0, 3))
+    assert _found(log.verify()) == sorted(
+        [
+            (
+                log.seal(0, 5).where,
+                log.chain(0),
+                "a seal is missing: this seal does not follow the previous one",
+            ),
+            *_unsealed(log.decision(0, 2), log.decision(0, 3)),
+        ]
+    )
+
+
+def test_replayed_seal_is_named(log: DecisionLog) -> None:
+    """A genuine seal written a second time is named where the copy sits (it does not
+    follow the seal before it in the chain's order), and nothing else is reported."""
+    copy = log.append(0, seal=log.seal(0, 3).sealed)
+    assert _found(log.verify()) == [
+        (copy.where, log.chain(0), "a seal is missing: this seal does not follow the previous one")
+    ]
+
+
+def test_walk_back_stops_at_the_genesis(log: DecisionLog) -> None:
+    """A first seal, signed with the router's key, naming a previous seal head that is not in
+    the chain: the walk ends at the genesis (its records are sealed) and the seal is named
+    for not starting there."""
+    first = log.seal(0, 1).sealed
+    named = log.replace(
+        log.seal(0, 1),
+        seal=_signed(log.signer, first.chain, 1, first.head_hash, "f" * 64),
+    )
+    assert _found(log.verify()) == [
+        (
+            named.where,
+            first.chain,
+            "records missing before the first seal (the chain does not start at its genesis)",
+        )
+    ]
