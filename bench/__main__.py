@@ -99,7 +99,7 @@ def _quix(ns: Namespace, log: Path) -> Measured:
     client = serde.registry_client(ns.settings)
     env = ns.env() | {"PYTHONPATH": str(ROOT)}
     for name, model in (("lookout", Lookout), ("pointer", Pointer), ("decision", PolicyDecision)):
-        codec = serde.FastCodec(client, model, ns.settings.schemas_dir)
+        codec = serde.FastCodec.registered(client, model, ns.settings.schemas_dir)
         env[f"BENCH_SCHEMA_{name.upper()}"] = serde.expanded_schema(
             ns.settings.schemas_dir, model.avro_name
         )

@@ -75,9 +75,11 @@ class _Probe:
         settings = ns.settings
         client = serde.registry_client(settings)
         self.ns = ns
-        self.lookouts = _Template(serde.FastCodec(client, Lookout, settings.schemas_dir), lookout)
+        self.lookouts = _Template(
+            serde.FastCodec.registered(client, Lookout, settings.schemas_dir), lookout
+        )
         self.alerts = _Template(
-            serde.FastCodec(client, OfficerSafetyAlert, settings.schemas_dir), alert
+            serde.FastCodec.registered(client, OfficerSafetyAlert, settings.schemas_dir), alert
         )
         self.raw_topic = f"{settings.topic_prefix}raw-latency"
         admin = clients.admin(settings)

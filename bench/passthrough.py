@@ -14,16 +14,16 @@ import time
 from confluent_kafka import TopicPartition
 
 from intelbus import clients
+from intelbus.names import topic_map
 from intelbus.policy.recipients import load_recipients
 from intelbus.settings import Settings
-from intelbus.topics import load_topic_map
 
 GROUP_LANE = "passthrough"
 
 
 def main() -> None:
     settings = Settings()
-    topics = load_topic_map(settings.topics_file, settings.topic_prefix)
+    topics = topic_map(settings)
     outputs = [topics.feed(r.id) for r in load_recipients(settings.policies_dir)]
     group = f"{settings.router_group}.{GROUP_LANE}"
     consumer = clients.consumer(settings, group, "bench-passthrough")

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from intelbus.asyncapi import build_document, render
+from intelbus.names import topic_map
 from intelbus.policy.recipients import load_recipients
 from intelbus.settings import Settings
-from intelbus.topics import load_topic_map
 
 __all__ = ["DEFAULT_FILE", "document_text", "register"]
 
@@ -37,7 +37,7 @@ def register(commands: Any) -> None:
 
 def document_text(settings: Settings) -> str:
     """The document of the bus these settings describe, rendered as YAML."""
-    topics = load_topic_map(settings.topics_file, settings.topic_prefix)
+    topics = topic_map(settings)
     recipients = [recipient.id for recipient in load_recipients(settings.policies_dir)]
     document = build_document(topics, recipients, settings.schemas_dir, version=version("intelbus"))
     return render(document)

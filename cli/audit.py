@@ -17,10 +17,10 @@ from consumers.audit.verify import verify_log
 from intelbus import chain
 from intelbus.errors import IntelbusError
 from intelbus.models import Decision, PolicyDecision
+from intelbus.names import topic_map
 from intelbus.progress import Progress
 from intelbus.settings import Settings
 from intelbus.tables import table
-from intelbus.topics import load_topic_map
 
 __all__ = ["register"]
 
@@ -78,7 +78,7 @@ def register(commands: Any) -> None:
 
 
 def _topic(args: argparse.Namespace, settings: Settings) -> str:
-    return str(args.topic or load_topic_map(settings.topics_file, settings.topic_prefix).decisions)
+    return str(args.topic or topic_map(settings).decisions)
 
 
 def _entries(args: argparse.Namespace, settings: Settings) -> list[Entry]:

@@ -69,7 +69,7 @@ def _lane_commands(settings: Settings, log_level: str) -> dict[str, list[str]]:
     base = [
         sys.executable,
         "-m",
-        "intelbus",
+        "cli",
         "router",
         "run",
         f"--log-level={log_level}",

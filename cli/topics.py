@@ -6,9 +6,10 @@ import argparse
 from typing import Any
 
 from intelbus import clients
+from intelbus.names import topic_map
 from intelbus.policy.recipients import load_recipients
 from intelbus.settings import Settings
-from intelbus.topics import apply_topics, load_topic_map
+from intelbus.topics import apply_topics
 
 __all__ = ["register"]
 
@@ -23,9 +24,9 @@ def register(commands: Any) -> None:
 
 
 def _specs(settings: Settings) -> list[Any]:
-    topic_map = load_topic_map(settings.topics_file, settings.topic_prefix)
+    topics = topic_map(settings)
     recipients = load_recipients(settings.policies_dir)
-    return topic_map.specs(recipient.id for recipient in recipients)
+    return topics.specs(recipient.id for recipient in recipients)
 
 
 def _apply(_: argparse.Namespace, settings: Settings) -> int:

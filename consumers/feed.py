@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from confluent_kafka import Message
 
-from intelbus import serde
-from intelbus.models import Lookout, OfficerSafetyAlert, Pointer, Record
+from intelbus.headers import DeliveryHeaders, header_map
+from intelbus.models import Lookout, OfficerSafetyAlert, Pointer
+from intelbus.position import Position
+from intelbus.reader import ContractReader
 from intelbus.settings import Settings
 
-__all__ = ["FeedDecoder", "FeedItem", "header_map"]
+__all__ = ["FEED_RECORDS", "FeedDecoder", "FeedItem"]
 
 ItemRecord = Lookout | OfficerSafetyAlert | Pointer
-
-
-def header_map(message: Message) -> dict[str, str]:
-    raw = message.headers() or []
-    items = raw.items() if isinstance(raw, dict) else raw
-    return {
-        key: value.decode(errors="replace") if isinstance(value, bytes) else (value or "")
-        for key, value in items
-    }
-
-
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(value.split(",")) if value else ()
+FEED_RECORDS = (Lookout, OfficerSafetyAlert, Pointer)
 
 
 @dataclass(frozen=True)
@@ -39,9 +28,7 @@ class FeedItem:
     rules: tuple[str, ...]
     removed: tuple[str, ...]
     decision_id: str
-    topic: str
-    partition: int
-    offset: int
+    position: Position
     timestamp: dt.datetime
 
     @property
@@ -53,36 +40,20 @@ class FeedDecoder:
     """Decodes feed messages; the record type comes from each message's schema id."""
 
     def __init__(self, settings: Settings) -> None:
-        client = serde.registry_client(settings)
-        self._names = serde.SchemaNames(client)
-        self._serdes: dict[str, serde.RecordSerde[Any]] = {
-            model.avro_name: serde.RecordSerde(client, model, settings.schemas_dir)
-            for model in (Lookout, OfficerSafetyAlert, Pointer)
-        }
+        self._reader = ContractReader.connect(settings, FEED_RECORDS)
 
     def decode(self, message: Message) -> FeedItem:
-        """Raise ValueError (or a serde error) when the message is not a feed delivery."""
-        value = message.value() or b""
-        schema_id = serde.schema_id_of(value)
-        if schema_id is None:
-            raise ValueError("not in the Confluent wire format")
-        name = self._names.of(schema_id)
-        reader = self._serdes.get(name)
-        if reader is None:
-            raise ValueError(f"a {name} does not belong in a feed")
-        topic = message.topic() or ""
-        record: Record = reader.deserialize(value, topic)
-        assert isinstance(record, Lookout | OfficerSafetyAlert | Pointer)
-        headers = header_map(message)
+        """Raise :class:`~intelbus.reader.Rejected` when the message is not a feed delivery."""
+        record = self._reader.read(message.value()).record
+        assert isinstance(record, ItemRecord)
+        headers = DeliveryHeaders.decode(header_map(message))
         _, millis = message.timestamp()
         return FeedItem(
             record=record,
-            decision=headers.get("intelbus.decision", "deliver"),
-            rules=_split(headers.get("intelbus.rules", "")),
-            removed=_split(headers.get("intelbus.removed", "")),
-            decision_id=headers.get("intelbus.decision-id", ""),
-            topic=topic,
-            partition=message.partition() or 0,
-            offset=message.offset() or 0,
+            decision=headers.decision,
+            rules=headers.rules,
+            removed=headers.removed,
+            decision_id=headers.decision_id,
+            position=Position.of(message),
             timestamp=dt.datetime.fromtimestamp(millis / 1000, dt.UTC),
         )

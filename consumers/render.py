@@ -64,7 +64,7 @@ def item_json(item: FeedItem) -> dict[str, Any]:
         "rules": list(item.rules),
         "removed_fields": list(item.removed),
         "decision_id": item.decision_id,
-        "offset": item.offset,
-        "partition": item.partition,
+        "offset": item.position.offset,
+        "partition": item.position.partition,
         "record": item.record.to_avro(),
     }

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
 
-from consumers.feed import FeedDecoder, FeedItem, header_map
+from consumers.feed import FeedDecoder, FeedItem
 from intelbus import clients
+from intelbus.headers import ParkedHeaders, header_map
+from intelbus.names import reader_group, subscriber_group, topic_map
+from intelbus.position import Position
 from intelbus.settings import Settings
 from intelbus.topic_reader import EndTracker, committed_ends, read_to_end
-from intelbus.topics import load_topic_map
 
 __all__ = ["ParkedMessage", "Subscriber", "read_feed", "read_parked"]
 
@@ -40,12 +42,12 @@ class Subscriber:
         max_attempts: int = 5,
         backoff_s: float = 0.2,
     ) -> None:
-        topics = load_topic_map(settings.topics_file, settings.topic_prefix)
+        topics = topic_map(settings)
         self.settings = settings
         self.recipient = recipient
         self.deliveries = topics.deliveries(recipient)
         self.parked_topic = topics.parked(recipient)
-        self.group = group or f"intelbus-subscriber.{recipient}"
+        self.group = group or subscriber_group(settings, recipient)
         self.handler = handler
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
@@ -102,14 +104,11 @@ class Subscriber:
         self._park(message, error)
 
     def _park(self, message: Message, error: Exception) -> None:
-        source = f"{message.topic()}/{message.partition()}/{message.offset()}"
-        headers: list[tuple[str, str | bytes | None]] = [
-            *header_map(message).items(),
-            ("intelbus.parked.error", f"{type(error).__name__}: {error}"[:2000]),
-            ("intelbus.parked.attempts", str(self.max_attempts)),
-            ("intelbus.parked.source", source),
-            ("intelbus.parked.group", self.group),
-        ]
+        source = str(Position.of(message))
+        why = ParkedHeaders(
+            f"{type(error).__name__}: {error}", self.max_attempts, source, self.group
+        )
+        headers = [*header_map(message).items(), *why.encode()]
         failures: list[str] = []
         self._producer.produce(
             self.parked_topic,
@@ -136,18 +135,18 @@ class ParkedMessage:
 
 def read_parked(settings: Settings, recipient: str) -> Iterator[ParkedMessage]:
     """Every message parked for ``recipient``, with why, decoded where possible."""
-    topic = load_topic_map(settings.topics_file, settings.topic_prefix).parked(recipient)
+    topic = topic_map(settings).parked(recipient)
     decoder = FeedDecoder(settings)
     for message in read_to_end(settings, topic):
-        headers = header_map(message)
+        why = ParkedHeaders.decode(header_map(message))
         try:
             item: FeedItem | None = decoder.decode(message)
         except Exception:  # parked precisely because it may not decode
             item = None
         yield ParkedMessage(
-            source=headers.get("intelbus.parked.source", "?"),
-            error=headers.get("intelbus.parked.error", "?"),
-            attempts=int(headers.get("intelbus.parked.attempts", "0")),
+            source=why.source,
+            error=why.error,
+            attempts=why.attempts,
             item=item,
             offset=message.offset() or 0,
         )
@@ -158,13 +157,13 @@ def read_feed(
 ) -> Iterator[FeedItem]:
     """Every delivery (lookouts and alerts) from the beginning, without committing anything;
     with ``follow``, keep waiting for new ones until ``stop`` is set."""
-    topics = load_topic_map(settings.topics_file, settings.topic_prefix).deliveries(recipient)
+    topics = topic_map(settings).deliveries(recipient)
     decoder = FeedDecoder(settings)
     if not follow:
         for message in read_to_end(settings, topics):
             yield decoder.decode(message)
         return
-    consumer = clients.consumer(settings, f"intelbus-reader.{recipient}", "feed-reader")
+    consumer = clients.consumer(settings, reader_group(settings, recipient), "feed-reader")
     consumer.assign(
         [
             TopicPartition(topic, p, OFFSET_BEGINNING)

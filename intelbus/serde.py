@@ -21,7 +21,7 @@ from confluent_kafka.schema_registry import (
     SchemaRegistryClient,
     record_subject_name_strategy,
 )
-from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
@@ -41,7 +41,10 @@ __all__ = [
     "COMPATIBILITY",
     "MESSAGE_TYPES",
     "FastCodec",
-    "RecordSerde",
+    "RecordSerializer",
+    "RegistryUnavailable",
+    "UnknownSchemaId",
+    "WriterSchemas",
     "expanded_schema",
     "register_schemas",
     "registry_client",
@@ -123,20 +126,27 @@ class RegistryUnavailable(Exception):
     """The schema registry did not answer; retry later, the input is not at fault."""
 
 
-class SchemaNames:
-    """Which record type a Confluent-framed message holds, by its schema id (cached)."""
+class WriterSchemas:
+    """The registry's schemas by id, parsed and cached: the record name and what fastavro
+    needs to read bytes written with it. Registry failures are told apart from unknown ids."""
 
     def __init__(self, client: SchemaRegistryClient) -> None:
         self._client = client
-        self._names: dict[int, str] = {}
+        self._known: dict[int, tuple[str, Any]] = {}
 
-    def of(self, schema_id: int) -> str:
-        name = self._names.get(schema_id)
-        if name is None:
-            name = self._names[schema_id] = self._fetch(schema_id)
-        return name
+    def name(self, schema_id: int) -> str:
+        return self._get(schema_id)[0]
 
-    def _fetch(self, schema_id: int) -> str:
+    def parsed(self, schema_id: int) -> Any:
+        return self._get(schema_id)[1]
+
+    def _get(self, schema_id: int) -> tuple[str, Any]:
+        known = self._known.get(schema_id)
+        if known is None:
+            known = self._known[schema_id] = self._fetch(schema_id)
+        return known
+
+    def _fetch(self, schema_id: int) -> tuple[str, Any]:
         try:
             schema = self._client.get_schema(schema_id)
         except SchemaRegistryError as error:
@@ -147,9 +157,10 @@ class SchemaNames:
             raise RegistryUnavailable(f"{type(error).__name__}: {error}") from error
         parsed = json.loads(schema.schema_str or "{}")
         if not isinstance(parsed, dict):
-            return "?"
+            return "?", None
         name = str(parsed.get("name", "?"))
-        return name if "." in name else f"{parsed.get('namespace', '')}.{name}"
+        full = name if "." in name else f"{parsed.get('namespace', '')}.{name}"
+        return full, fastavro.parse_schema(parsed)
 
 
 def registry_client(settings: Settings) -> SchemaRegistryClient:
@@ -160,27 +171,21 @@ def registry_client(settings: Settings) -> SchemaRegistryClient:
     )
 
 
-class RecordSerde(Generic[R]):
-    """Serializer and deserializer of one record type, in the Confluent wire format."""
+class RecordSerializer(Generic[R]):
+    """confluent-kafka's Avro serializer for one record type, as publishers use it: it
+    writes under the registered schema's id and never registers one itself."""
 
     def __init__(self, client: SchemaRegistryClient, model: type[R], schemas_dir: Path) -> None:
         self.model = model
-        schema = expanded_schema(schemas_dir, model.avro_name)
         self._serializer = AvroSerializer(
             client,
-            schema,
+            expanded_schema(schemas_dir, model.avro_name),
             conf={
                 # Schemas are registered deliberately (`intelbus schemas register`), never by
                 # whichever producer runs first.
                 "auto.register.schemas": False,
                 "subject.name.strategy": record_subject_name_strategy,
             },
-        )
-        # The reader schema maps unknown enum symbols to their defaults (e.g. an unknown
-        # marking to UNKNOWN, which policy refuses to route). The strategy is pinned here
-        # too: the default one asks the registry for topic associations on every message.
-        self._deserializer = AvroDeserializer(
-            client, schema, conf={"subject.name.strategy": record_subject_name_strategy}
         )
 
     def serialize(self, record: Record, topic: str) -> bytes:
@@ -192,60 +197,42 @@ class RecordSerde(Generic[R]):
         assert isinstance(data, bytes)
         return data
 
-    def deserialize_dict(self, data: bytes, topic: str) -> dict[str, Any]:
-        decoded = self._deserializer(data, SerializationContext(topic, MessageField.VALUE))
-        if not isinstance(decoded, dict):
-            raise ValueError(f"expected a record, decoded {type(decoded).__name__}")
-        return decoded
-
-    def deserialize(self, data: bytes, topic: str) -> R:
-        return self.model.model_validate(self.deserialize_dict(data, topic))
-
 
 class FastCodec:
     """One record type in the Confluent wire format, with fastavro directly.
 
-    For the router's hot path only: confluent-kafka's Avro serializer and deserializer run
-    their data-contract machinery (subject lookup, rules, inline tags, migrations) on every
-    message, about 180 µs of a ~330 µs event at fan-out 3 (bench/). This codec does the same
-    framing with the same registry: writer schemas come from the registry by id (cached),
-    the reader schema is ours, and it writes under our schema's registered id (looked up,
-    never registered, as the serializers are configured).
+    confluent-kafka's Avro serializer runs its data-contract machinery (subject lookup, rules,
+    inline tags, migrations) on every message, about 180 µs of a ~330 µs event at fan-out 3
+    (bench/). This codec does the same framing for the router's hot path and for every
+    reader (intelbus.reader): our schema is the reader schema, and it writes under our
+    schema's registered id (looked up, never registered).
     """
 
-    def __init__(
-        self, client: SchemaRegistryClient, model: type[Record], schemas_dir: Path
-    ) -> None:
+    def __init__(self, model: type[Record], schemas_dir: Path, schema_id: int) -> None:
         self.model = model
-        self._client = client
+        self.schema = fastavro.parse_schema(
+            json.loads(expanded_schema(schemas_dir, model.avro_name))
+        )
+        self.schema_id = schema_id
+        self._header = b"\x00" + schema_id.to_bytes(4, "big")
+
+    @classmethod
+    def registered(
+        cls, client: SchemaRegistryClient, model: type[Record], schemas_dir: Path
+    ) -> FastCodec:
+        """The codec writing under the id the registry gave our schema of ``model``."""
         text = expanded_schema(schemas_dir, model.avro_name)
-        self._reader = fastavro.parse_schema(json.loads(text))
-        registered = client.lookup_schema(model.avro_name, Schema(text, "AVRO"))
-        if registered.schema_id is None:
+        found = client.lookup_schema(model.avro_name, Schema(text, "AVRO"))
+        if found.schema_id is None:
             raise ValueError(f"the registry returned no id for {model.avro_name}")
-        self.schema_id: int = registered.schema_id
-        self._header = b"\x00" + self.schema_id.to_bytes(4, "big")
-        self._writers: dict[int, Any] = {}
+        return cls(model, schemas_dir, found.schema_id)
 
-    def _writer(self, schema_id: int) -> Any:
-        writer = self._writers.get(schema_id)
-        if writer is None:
-            schema = self._client.get_schema(schema_id)
-            writer = self._writers[schema_id] = fastavro.parse_schema(
-                json.loads(schema.schema_str or "{}")
-            )
-        return writer
-
-    def decode(self, data: bytes) -> dict[str, Any]:
-        """The record of a framed message, read with our schema (resolving the writer's)."""
-        schema_id = schema_id_of(data)
-        if schema_id is None:
-            raise ValueError("not in the Confluent wire format")
-        payload = io.BytesIO(data[CONFLUENT_HEADER:])
-        if schema_id == self.schema_id:
-            record = fastavro.schemaless_reader(payload, self._reader, None)
-        else:
-            record = fastavro.schemaless_reader(payload, self._writer(schema_id), self._reader)
+    def decode(self, payload: bytes, writer: Any = None) -> dict[str, Any]:
+        """The record of an unframed payload, read with our schema (resolving ``writer``'s,
+        the parsed schema it was written with, when that is not ours)."""
+        record = fastavro.schemaless_reader(
+            io.BytesIO(payload), writer or self.schema, self.schema if writer else None
+        )
         if not isinstance(record, dict):
             raise ValueError(f"expected a record, decoded {type(record).__name__}")
         return record
@@ -253,7 +240,7 @@ class FastCodec:
     def encode(self, record: dict[str, Any]) -> bytes:
         buffer = io.BytesIO()
         buffer.write(self._header)
-        fastavro.schemaless_writer(buffer, self._reader, record)
+        fastavro.schemaless_writer(buffer, self.schema, record)
         return buffer.getvalue()
 
 

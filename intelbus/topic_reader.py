@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 
 from confluent_kafka import (
@@ -18,6 +17,7 @@ from confluent_kafka.admin import OffsetSpec
 
 from intelbus import clients
 from intelbus.errors import IntelbusError
+from intelbus.names import reader_group
 from intelbus.settings import Settings
 from intelbus.waiting import wait_for
 
@@ -105,7 +105,7 @@ def read_to_end(
     """Every committed message of ``topics`` up to their ends at the time of the call."""
     names = [topics] if isinstance(topics, str) else list(topics)
     tracker = EndTracker(committed_ends(settings, names))
-    consumer = clients.consumer(settings, f"intelbus-reader-{uuid.uuid4()}", "intelbus-reader")
+    consumer = clients.consumer(settings, reader_group(settings, "to-end"), "intelbus-reader")
     consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in tracker.pending])
     try:
         while not tracker.done:

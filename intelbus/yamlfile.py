@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -38,7 +38,7 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
-def load_yaml_model(path: Path, model: type[M], context: dict[str, Any] | None = None) -> M:
+def load_yaml_model(path: Path, model: type[M]) -> M:
     """Parse ``path`` and validate it as ``model``; raise :class:`YamlError` naming each problem."""
     try:
         text = path.read_text()
@@ -52,7 +52,7 @@ def load_yaml_model(path: Path, model: type[M], context: dict[str, Any] | None =
         where = f":{mark.line + 1}" if mark else ""
         raise YamlError(f"{path}{where}: not valid YAML: {error.problem}") from None
     try:
-        return model.model_validate(data, context=context)
+        return model.model_validate(data)
     except ValidationError as error:
         problems = []
         for problem in error.errors():

@@ -28,11 +28,13 @@ from intelbus.models import (
     OfficerSafetyAlert,
     Record,
 )
+from intelbus.names import topic_map
+from intelbus.position import Position
 from intelbus.progress import Progress
 from intelbus.settings import Settings
-from intelbus.topics import TopicMap, load_topic_map
+from intelbus.topics import TopicMap
 
-__all__ = ["Delivery", "Outgoing", "PublishError", "Publisher", "message_key"]
+__all__ = ["Outgoing", "PublishError", "Publisher", "message_key"]
 
 _ACK_TIMEOUT_S = 60.0
 _TOPIC_ROLE: dict[type[Record], str] = {
@@ -55,13 +57,6 @@ class Outgoing:
     key: bytes
     value: bytes
     event_id: str
-
-
-@dataclass(frozen=True)
-class Delivery:
-    topic: str
-    partition: int
-    offset: int
 
 
 def message_key(record: Record) -> str:
@@ -88,10 +83,11 @@ class Publisher:
     def __init__(self, settings: Settings, client_id: str = "intelbus-publisher") -> None:
         self.settings = settings
         self.client_id = client_id
-        self.topics: TopicMap = load_topic_map(settings.topics_file, settings.topic_prefix)
+        self.topics: TopicMap = topic_map(settings)
         registry = serde.registry_client(settings)
         self._serdes = {
-            model: serde.RecordSerde(registry, model, settings.schemas_dir) for model in _TOPIC_ROLE
+            model: serde.RecordSerializer(registry, model, settings.schemas_dir)
+            for model in _TOPIC_ROLE
         }
         self._producer = clients.producer(settings, client_id)
 
@@ -105,7 +101,7 @@ class Publisher:
             event_id=_event_id(record),
         )
 
-    def publish(self, record: Record) -> Delivery:
+    def publish(self, record: Record) -> Position:
         """Publish one record and wait for the broker's acknowledgement."""
         outgoing = self.encode(record)
         deliveries: list[Message] = []
@@ -126,8 +122,7 @@ class Publisher:
             raise PublishError(
                 f"{outgoing.event_id} was not published to {outgoing.topic}: {reason}"
             )
-        message = deliveries[0]
-        return Delivery(outgoing.topic, message.partition() or 0, message.offset() or 0)
+        return Position.of(deliveries[0])
 
     def publish_batch(self, batch: Iterable[Outgoing], progress: Progress | None = None) -> int:
         """Publish all of ``batch`` in one transaction; return how many were acknowledged."""
@@ -148,9 +143,6 @@ class Publisher:
             _abort_quietly(producer)
             raise PublishError(f"nothing was published (transaction aborted): {error}") from None
         return count
-
-    def close(self) -> None:
-        self._producer.flush(_ACK_TIMEOUT_S)
 
 
 def _produce_waiting_for_room(producer: Producer, outgoing: Outgoing) -> None:

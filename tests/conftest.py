@@ -12,9 +12,10 @@ import pytest
 
 from intelbus import clients, serde
 from intelbus.errors import IntelbusError
+from intelbus.names import topic_map
 from intelbus.policy.recipients import load_recipients
 from intelbus.settings import Settings
-from intelbus.topics import TopicMap, apply_topics, load_topic_map
+from intelbus.topics import TopicMap, apply_topics
 from intelbus.waiting import Timeout
 from tests.harness import Endpoints, provide_endpoints
 
@@ -56,7 +57,7 @@ class Bus:
 @pytest.fixture
 def bus(endpoints: Endpoints) -> Bus:
     settings = _settings(endpoints, prefix=f"t{uuid.uuid4().hex[:10]}.")
-    topics = load_topic_map(settings.topics_file, settings.topic_prefix)
+    topics = topic_map(settings)
     recipients = [recipient.id for recipient in load_recipients(settings.policies_dir)]
     apply_topics(clients.admin(settings), topics.specs(recipients))
     return Bus(settings, topics)

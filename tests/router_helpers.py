@@ -7,9 +7,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from consumers.feed import header_map
-from intelbus import serde
+from consumers.feed import FEED_RECORDS
+from intelbus.headers import DeliveryHeaders, header_map
 from intelbus.models import PolicyDecision
+from intelbus.reader import ContractReader
 from intelbus.settings import Settings
 from services.router.service import Router
 from tests.kafka_helpers import read_all, value_of
@@ -48,23 +49,21 @@ def decisions_of(settings: Settings, topic: str) -> list[PolicyDecision]:
 def feed_of(
     settings: Settings, topics: list[str], expected: int
 ) -> dict[str, list[dict[str, Any]]]:
-    """A feed's messages by event id: decision header, rules, removed fields and the value."""
-    client = serde.registry_client(settings)
-    names = serde.SchemaNames(client)
+    """A feed's messages by event id: decision header, rules, removed fields, the record
+    type, the decoded record and the bytes."""
+    reader = ContractReader.connect(settings, FEED_RECORDS)
     by_event: dict[str, list[dict[str, Any]]] = {}
     for message in read_all(settings, topics, expected):
         value = value_of(message)
-        headers = header_map(message)
-        schema_id = serde.schema_id_of(value)
-        assert schema_id is not None
-        by_event.setdefault(headers["intelbus.event-id"], []).append(
+        headers = DeliveryHeaders.decode(header_map(message))
+        record = reader.read(value).record
+        by_event.setdefault(headers.event_id, []).append(
             {
-                "decision": headers["intelbus.decision"],
-                "rules": headers["intelbus.rules"].split(",") if headers["intelbus.rules"] else [],
-                "removed": headers["intelbus.removed"].split(",")
-                if headers["intelbus.removed"]
-                else [],
-                "type": names.of(schema_id),
+                "decision": headers.decision,
+                "rules": list(headers.rules),
+                "removed": list(headers.removed),
+                "type": record.avro_name,
+                "record": record,
                 "bytes": value,
             }
         )

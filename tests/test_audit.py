@@ -38,7 +38,7 @@ def routed(cli_env: Bus) -> Bus:
 
 def _produce(bus: Bus, record: PolicyDecision | ChainSeal, key: str) -> int:
     topic = bus.topics.decisions
-    writer = serde.RecordSerde(
+    writer = serde.RecordSerializer(
         serde.registry_client(bus.settings), type(record), bus.settings.schemas_dir
     )
     offsets: list[int] = []
@@ -124,15 +124,16 @@ def test_missing_record_fails_verify_naming_where(
     """Records deleted from the start of a partition (DeleteRecords) leave a gap."""
     entries = list(read_decision_log(routed.settings, routed.topics.decisions))
     first = min(
-        (e for e in entries if e.decision and e.decision.sequence == 2), key=lambda e: e.offset
+        (e for e in entries if e.decision and e.decision.sequence == 2), key=lambda e: e.position
     )
     admin = clients.admin(routed.settings)
-    tp = TopicPartition(routed.topics.decisions, first.partition, first.offset)
+    at = first.position
+    tp = TopicPartition(routed.topics.decisions, at.partition, at.offset)
     admin.delete_records([tp])[tp].result(timeout=30)
     code, output = _verify(capsys)
     assert code == 1
     assert (
-        f"partition {first.partition} offset {first.offset}: chain {first.decision.chain}: "  # type: ignore[union-attr]
+        f"partition {at.partition} offset {at.offset}: chain {first.decision.chain}: "  # type: ignore[union-attr]
         "gap: record 1" in output
     )
 

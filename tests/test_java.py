@@ -24,7 +24,7 @@ def test_too_old_java_everywhere_names_what_to_install(
 ) -> None:
     home = _fake_java(tmp_path, 'openjdk version "17.0.15" 2025-04-15')
     monkeypatch.setenv("PATH", str(home / "bin"))
-    monkeypatch.setattr("intelbus.stack.java._JVM_DIR", tmp_path / "no-jvms")
+    monkeypatch.setattr("deploy.stack.java._JVM_DIR", tmp_path / "no-jvms")
     with pytest.raises(IntelbusError) as caught:
         find_java(home)
     message = str(caught.value)
@@ -45,6 +45,6 @@ def test_java_8_style_versions_are_understood(
 ) -> None:
     home = _fake_java(tmp_path, 'java version "1.8.0_392"')
     monkeypatch.setenv("PATH", str(home / "bin"))
-    monkeypatch.setattr("intelbus.stack.java._JVM_DIR", tmp_path / "no-jvms")
+    monkeypatch.setattr("deploy.stack.java._JVM_DIR", tmp_path / "no-jvms")
     with pytest.raises(IntelbusError, match=r"\(Java 8\)"):
         find_java(None)

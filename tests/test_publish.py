@@ -20,6 +20,7 @@ from intelbus.models import (
     Record,
     Subjects,
 )
+from intelbus.reader import ContractReader
 from producers.publisher import Publisher, message_key
 from tests import factories
 from tests.conftest import Bus
@@ -45,10 +46,8 @@ def test_every_message_type_is_published_acknowledged_and_read_back(bus: Bus) ->
         topic = deliveries[0].topic
         assert all(d.offset >= 0 for d in deliveries)
         messages = read_all(bus.settings, topic, expected=len(records))
-        reader: serde.RecordSerde[Record] = serde.RecordSerde(
-            client, model, bus.settings.schemas_dir
-        )
-        by_key = {m.key(): reader.deserialize(value_of(m), topic) for m in messages}
+        reader = ContractReader.connect(bus.settings, [model], client)
+        by_key = {m.key(): reader.read(value_of(m)).record for m in messages}
         assert by_key == {message_key(r).encode(): r for r in records}
 
 
@@ -105,16 +104,16 @@ def test_events_about_one_subject_stay_in_order(bus: Bus) -> None:
     assert publisher.publish_batch(publisher.encode(r) for r in sent) == len(sent)
 
     messages = read_all(bus.settings, bus.topics.lookouts, expected=len(sent))
-    reader = serde.RecordSerde(
-        serde.registry_client(bus.settings), Lookout, bus.settings.schemas_dir
-    )
+    reader = ContractReader.connect(bus.settings, [Lookout])
     partitions: dict[bytes, set[int]] = defaultdict(set)
     versions: dict[bytes, list[int]] = defaultdict(list)
     for message in sorted(messages, key=lambda m: (m.partition(), m.offset())):
         key = message.key()
         assert key is not None
         partitions[key].add(message.partition() or 0)
-        versions[key].append(reader.deserialize(value_of(message), bus.topics.lookouts).version)
+        lookout = reader.read(value_of(message)).record
+        assert isinstance(lookout, Lookout)
+        versions[key].append(lookout.version)
     assert len(versions) == len(people)
     assert all(len(p) == 1 for p in partitions.values())
     assert all(v == list(range(1, 16)) for v in versions.values())

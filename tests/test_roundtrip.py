@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from intelbus import clients, serde
 from intelbus.models import Lookout, OfficerSafetyAlert
+from intelbus.reader import ContractReader
 from tests import factories
 from tests.conftest import Bus
 from tests.kafka_helpers import read_all, value_of
@@ -20,7 +21,8 @@ def test_lookout_and_alert_round_trip_through_broker_and_registry(bus: Bus) -> N
         (lookout, Lookout, bus.topics.lookouts),
         (alert, OfficerSafetyAlert, bus.topics.officer_safety),
     ):
-        data = serde.RecordSerde(client, model, bus.settings.schemas_dir).serialize(record, topic)
+        writer = serde.RecordSerializer(client, model, bus.settings.schemas_dir)
+        data = writer.serialize(record, topic)
         producer.produce(topic, data)
     assert producer.flush(30) == 0
 
@@ -33,5 +35,5 @@ def test_lookout_and_alert_round_trip_through_broker_and_registry(bus: Bus) -> N
         assert value[0] == 0  # Confluent magic byte
         schema_id = int.from_bytes(value[1:5], "big")
         assert schema_id == client.get_latest_version(model.avro_name).schema_id
-        back = serde.RecordSerde(client, model, bus.settings.schemas_dir).deserialize(value, topic)
+        back = ContractReader.connect(bus.settings, [model], client).read(value).record
         assert back == record

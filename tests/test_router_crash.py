@@ -17,8 +17,8 @@ import pytest
 
 from consumers.audit.log import read_decision_log
 from consumers.audit.verify import verify_log
-from consumers.feed import header_map
 from intelbus import chain
+from intelbus.headers import header_map
 from intelbus.settings import Settings
 from intelbus.waiting import wait_for
 from producers.publisher import Publisher

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from confluent_kafka import KafkaError, Message
 from confluent_kafka.schema_registry import Schema
 
-from consumers.feed import header_map
 from intelbus import clients, serde
+from intelbus.headers import header_map
 from intelbus.models import CaseOutcome, Lookout, OutcomeKind
 from services.router.progress import wait_until_routed
 from tests import factories
@@ -45,7 +45,7 @@ def test_bad_inputs_are_dead_lettered_and_good_ones_routed(bus: Bus) -> None:
     settings = bus.settings.model_copy(update={"max_event_bytes": 64 * 1024})
     topic = bus.topics.lookouts
     client = serde.registry_client(settings)
-    lookout_serde = serde.RecordSerde(client, Lookout, settings.schemas_dir)
+    lookout_serde = serde.RecordSerializer(client, Lookout, settings.schemas_dir)
     now = dt.datetime.now(dt.UTC)
 
     def good(n: int) -> Lookout:
@@ -76,7 +76,7 @@ def test_bad_inputs_are_dead_lettered_and_good_ones_routed(bus: Bus) -> None:
         "empty": None,
         "truncated": b"\x00\x00",
         "too-large": header + b"\x00" * (70 * 1024),
-        "wrong-schema": serde.RecordSerde(client, CaseOutcome, settings.schemas_dir).serialize(
+        "wrong-schema": serde.RecordSerializer(client, CaseOutcome, settings.schemas_dir).serialize(
             outcome, topic
         ),
         "fail-closed": _unknown_marking_bytes(

@@ -20,7 +20,7 @@ class Crash(BaseException):
 def _feed_lookouts(bus: Bus, recipient: str, count: int) -> list[Lookout]:
     """Lookouts on the recipient's feed, as the router writes them (whole deliveries)."""
     topic = bus.topics.feed(recipient)
-    writer = serde.RecordSerde(
+    writer = serde.RecordSerializer(
         serde.registry_client(bus.settings), Lookout, bus.settings.schemas_dir
     )
     producer = clients.producer(bus.settings, "test")

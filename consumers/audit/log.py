@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from intelbus import serde
 from intelbus.models import ChainSeal, PolicyDecision
+from intelbus.position import Position
 from intelbus.progress import Progress
+from intelbus.reader import ContractReader, Rejected
 from intelbus.settings import Settings
 from intelbus.topic_reader import read_to_end
 
@@ -20,9 +20,7 @@ __all__ = ["Entry", "read_decision_log"]
 class Entry:
     """One record of the decisions topic."""
 
-    topic: str
-    partition: int
-    offset: int
+    position: Position
     decision: PolicyDecision | None = None
     seal: ChainSeal | None = None
     problem: str | None = None  # why the record could not be read
@@ -31,33 +29,16 @@ class Entry:
 def read_decision_log(
     settings: Settings, topic: str, progress: Progress | None = None
 ) -> Iterator[Entry]:
-    client = serde.registry_client(settings)
-    names = serde.SchemaNames(client)
-    readers: dict[str, serde.RecordSerde[Any]] = {
-        model.avro_name: serde.RecordSerde(client, model, settings.schemas_dir)
-        for model in (PolicyDecision, ChainSeal)
-    }
+    reader = ContractReader.connect(settings, (PolicyDecision, ChainSeal))
     for message in read_to_end(settings, topic, progress.advance if progress else None):
-        partition, offset = message.partition() or 0, message.offset() or 0
-        value = message.value() or b""
-        schema_id = serde.schema_id_of(value)
+        position = Position.of(message)
         try:
-            if schema_id is None:
-                raise ValueError("not in the Confluent wire format")
-            name = names.of(schema_id)
-            if name not in readers:
-                raise ValueError(f"a {name} record does not belong in the decision log")
-            record = readers[name].deserialize(value, topic)
-        except (ValueError, serde.UnknownSchemaId) as error:
-            yield Entry(topic, partition, offset, problem=str(error))
-            continue
-        except Exception as error:  # corrupt Avro raises many types
-            yield Entry(
-                topic, partition, offset, problem=f"undecodable: {type(error).__name__}: {error}"
-            )
+            record = reader.read(message.value()).record
+        except Rejected as rejected:
+            yield Entry(position, problem=str(rejected))
             continue
         if isinstance(record, PolicyDecision):
-            yield Entry(topic, partition, offset, decision=record)
+            yield Entry(position, decision=record)
         else:
             assert isinstance(record, ChainSeal)
-            yield Entry(topic, partition, offset, seal=record)
+            yield Entry(position, seal=record)

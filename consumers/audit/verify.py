@@ -17,20 +17,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from consumers.audit.log import Entry
 from intelbus.chain import GENESIS, decision_hash, seal_message, verify_seal
+from intelbus.position import Position
 
 __all__ = ["Problem", "Report", "verify_log"]
 
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    partition: int
-    offset: int
-    topic: str
+    position: Position
     chain: str
     what: str
 
     def __str__(self) -> str:
-        where = f"{self.topic} partition {self.partition} offset {self.offset}"
+        at = self.position
+        where = f"{at.topic} partition {at.partition} offset {at.offset}"
         return f"{where}: chain {self.chain}: {self.what}"
 
 
@@ -47,7 +47,7 @@ class Report:
 
 
 def _problem(entry: Entry, chain: str, what: str) -> Problem:
-    return Problem(entry.partition, entry.offset, entry.topic, chain, what)
+    return Problem(entry.position, chain, what)
 
 
 def verify_log(entries: Iterable[Entry], public_keys: dict[str, Ed25519PublicKey]) -> Report:
@@ -91,7 +91,8 @@ def _verify_chain(
                 _problem(
                     entry,
                     chain,
-                    f"duplicate of the record at offset {by_hash[entry.decision.hash].offset}",
+                    "duplicate of the record at offset "
+                    f"{by_hash[entry.decision.hash].position.offset}",
                 )
             )
         else:
@@ -112,7 +113,9 @@ def _verify_chain(
 
     authentic: set[str] = set()
     previous_head = GENESIS
-    for entry in sorted(valid_seals, key=lambda e: (e.seal.sequence if e.seal else 0, e.offset)):
+    for entry in sorted(
+        valid_seals, key=lambda e: (e.seal.sequence if e.seal else 0, e.position.offset)
+    ):
         seal = entry.seal
         assert seal is not None
         if seal.previous_seal_hash != previous_head:

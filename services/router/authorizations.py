@@ -10,7 +10,7 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from intelbus import clients
 from intelbus.models import DisclosureAuthorization
 from intelbus.policy.authorizations import AuthorizationBook
-from intelbus.serde import RecordSerde
+from intelbus.reader import ContractReader
 from intelbus.settings import Settings
 
 __all__ = ["AuthorizationFeed"]
@@ -33,11 +33,11 @@ class AuthorizationFeed:
         settings: Settings,
         group: str,
         topic: str,
-        serde: RecordSerde[DisclosureAuthorization],
+        reader: ContractReader,
     ) -> None:
         self.book = AuthorizationBook()
         self._topic = topic
-        self._serde = serde
+        self._reader = reader
         self._consumer = clients.consumer(settings, group, "router-authorizations")
         partitions = self._consumer.list_topics(topic, timeout=30).topics[topic].partitions
         self._partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
@@ -76,10 +76,11 @@ class AuthorizationFeed:
                 self.book.remove(key.decode())
             return
         try:
-            authorization = self._serde.deserialize(value, self._topic)
+            authorization = self._reader.read(value).record
         except Exception as error:  # a bad record must not stop the feed
             log.error("authorizations.unreadable", error=str(error)[:300])
             return
+        assert isinstance(authorization, DisclosureAuthorization)
         self.book.put(authorization)
         log.info(
             "authorizations.applied",

@@ -39,14 +39,15 @@ from intelbus.models import (
     PolicyDecision,
     Record,
 )
+from intelbus.names import router_group, router_transactional_id
 from intelbus.policy.engine import Event, PolicyEngine, Verdict
 from intelbus.policy.policyset import PolicySet
-from intelbus.serde import FastCodec, RecordSerde
+from intelbus.reader import ContractReader, Rejected
+from intelbus.serde import FastCodec, RegistryUnavailable
 from intelbus.settings import Settings
 from intelbus.topics import TopicMap
 from services.router.authorizations import AuthorizationFeed
 from services.router.decisions import ChainBook, Source
-from services.router.decode import EventDecoder, RegistryUnavailable, Rejected
 
 __all__ = ["Lane", "LaneConfig", "LaneSerdes", "RouterContext"]
 
@@ -82,27 +83,30 @@ class LaneConfig:
 
 @dataclass(frozen=True)
 class LaneSerdes:
-    """The hot path's codecs, and the authorization feed's (ordinary) serde."""
+    """The lane's reader of its inbound events, and the codecs of what it writes."""
 
-    event: FastCodec
+    events: ContractReader
+    event: FastCodec  # the events' codec, for redacted views
     pointer: FastCodec
     decision: FastCodec
     seal: FastCodec
-    authorization: RecordSerde[DisclosureAuthorization]
+    authorizations: ContractReader
 
     @classmethod
     def create(cls, settings: Settings, event_model: type[Record]) -> LaneSerdes:
         client = serde.registry_client(settings)
 
         def codec(model: type[Record]) -> FastCodec:
-            return FastCodec(client, model, settings.schemas_dir)
+            return FastCodec.registered(client, model, settings.schemas_dir)
 
+        events = ContractReader.connect(settings, [event_model], client)
         return cls(
-            codec(event_model),
+            events,
+            events.codec(event_model),
             codec(Pointer),
             codec(PolicyDecision),
             codec(ChainSeal),
-            RecordSerde(client, DisclosureAuthorization, settings.schemas_dir),
+            ContractReader.connect(settings, [DisclosureAuthorization], client),
         )
 
 
@@ -177,17 +181,14 @@ class Lane:
         self.stop = context.stop
         self.chains = ChainBook(context.signer, context.policy.version)
         self.serdes = LaneSerdes.create(settings, config.event_model)
-        self.decoder = EventDecoder(
-            serde.registry_client(settings), self.serdes.event, settings.max_event_bytes
-        )
         self.log = log.bind(lane=config.name)
-        self.group = f"{settings.router_group}.{config.name}"
-        self.transactional_id = f"{self.group}-{settings.router_instance}"
+        self.group = router_group(settings, config.name)
+        self.transactional_id = router_transactional_id(settings, config.name)
         self.authorizations = AuthorizationFeed(
             settings,
             f"{self.group}.authorizations",
             self.topics.authorizations,
-            self.serdes.authorization,
+            self.serdes.authorizations,
         )
         self.engine = PolicyEngine(context.policy, self.authorizations.book)
         self.recipients = list(self.engine.policy.recipients)
@@ -318,7 +319,7 @@ class Lane:
         )
         value = message.value()
         try:
-            event, record = self.decoder.decode(value)
+            decoded = self.serdes.events.read(value)
         except Rejected as rejected:
             self._dead_letter(message, rejected.reason, rejected.detail)
             self.batch.track(message)
@@ -326,6 +327,8 @@ class Lane:
         except RegistryUnavailable as unavailable:
             raise _Retry(f"schema registry unavailable: {unavailable}") from None
         assert value is not None
+        event, record = decoded.record, decoded.fields
+        assert isinstance(event, Lookout | OfficerSafetyAlert)
         at = dt.datetime.now(dt.UTC)
         views = _Views(value, self.serdes)
         source = Source(topic, partition, offset)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from confluent_kafka import TopicPartition
 
 from intelbus import clients
+from intelbus.names import router_group
 from intelbus.settings import Settings
 from intelbus.topic_reader import read_to_end
 from intelbus.waiting import wait_for
@@ -40,9 +41,7 @@ class LaneProgress:
     def __init__(self, settings: Settings, lane: str, topic: str, targets: dict[int, int]):
         self.targets = targets
         self._partitions = [TopicPartition(topic, p) for p in targets]
-        self._probe = clients.consumer(
-            settings, f"{settings.router_group}.{lane}", "intelbus-progress"
-        )
+        self._probe = clients.consumer(settings, router_group(settings, lane), "intelbus-progress")
 
     def fraction(self) -> float:
         if not self.targets:
@@ -66,7 +65,7 @@ class LaneProgress:
 def lane_assignments(settings: Settings, lane: str) -> list[int]:
     """How many partitions each member of the lane's consumer group has (empty unless the
     group is Stable)."""
-    group = f"{settings.router_group}.{lane}"
+    group = router_group(settings, lane)
     admin = clients.admin(settings)  # must outlive the future
     description = admin.describe_consumer_groups([group], request_timeout=10)[group].result(15)
     if not str(description.state).endswith("STABLE"):

@@ -15,9 +15,9 @@ import structlog
 
 from intelbus import chain
 from intelbus.models import Lookout, OfficerSafetyAlert
+from intelbus.names import topic_map
 from intelbus.policy.policyset import PolicySet, load_policy_set
 from intelbus.settings import Settings
-from intelbus.topics import load_topic_map
 from services.router.lane import Lane, LaneConfig, RouterContext
 
 __all__ = ["LANES", "Router"]
@@ -39,7 +39,7 @@ class Router:
         self.lane_names = lanes
         # Refuse to start on an invalid policy set (fail closed).
         self.policy = policy or load_policy_set(settings.policies_dir)
-        self.topics = load_topic_map(settings.topics_file, settings.topic_prefix)
+        self.topics = topic_map(settings)
         self.signer = chain.load_signer(settings.keys_dir)
         self.stop = threading.Event()
         self.failures: list[BaseException] = []
