@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from intelbus.headers import DeadLetterHeaders, DeliveryHeaders, ParkedHeaders
 from intelbus.models import Decision
 from intelbus.serde import MESSAGE_TYPES, expanded_schema
 from intelbus.topics import TopicMap, TopicSpec
@@ -44,26 +45,26 @@ _HEADER_COMMENT = (
     "# policies/recipients.yaml and schemas/avro/: do not edit. The tests fail when it is stale.\n"
 )
 
-# Header names as the router and the subscribers write them (values are UTF-8 text).
+# The headers the router and the subscribers write (values are UTF-8 text), described.
 DELIVERY_HEADERS: dict[str, str] = {
-    "intelbus.event-id": "Id of the inbound event this delivery is a view of.",
-    "intelbus.decision": "What the policy decided for this recipient.",
-    "intelbus.rules": "Comma-separated ids of the rules that fired (empty when none did).",
-    "intelbus.removed": "Comma-separated fields removed from the view (empty when none were).",
-    "intelbus.decision-id": "decisionId of the PolicyDecision record logged for this delivery.",
-    "intelbus.policy-version": "Content hash of the sharing policy (policies/) that decided.",
+    DeliveryHeaders.EVENT_ID: "Id of the inbound event this delivery is a view of.",
+    DeliveryHeaders.DECISION: "What the policy decided for this recipient.",
+    DeliveryHeaders.RULES: "Comma-separated ids of the rules that fired (empty when none did).",
+    DeliveryHeaders.REMOVED: "Comma-separated fields removed from the view (empty when none).",
+    DeliveryHeaders.DECISION_ID: "decisionId of the PolicyDecision logged for this delivery.",
+    DeliveryHeaders.POLICY_VERSION: "Content hash of the sharing policy (policies/) applied.",
 }
 DEAD_LETTER_HEADERS: dict[str, str] = {
-    "intelbus.dlq.reason": "Why the router rejected the input.",
-    "intelbus.dlq.detail": "What exactly was wrong, for an operator (at most 2000 bytes).",
-    "intelbus.dlq.source": "Where the input was read: <topic>/<partition>/<offset>.",
-    "intelbus.dlq.router": "Transactional id of the router lane that rejected it.",
+    DeadLetterHeaders.REASON: "Why the router rejected the input.",
+    DeadLetterHeaders.DETAIL: "What exactly was wrong, for an operator (at most 2000 bytes).",
+    DeadLetterHeaders.SOURCE: "Where the input was read: <topic>/<partition>/<offset>.",
+    DeadLetterHeaders.ROUTER: "Transactional id of the router lane that rejected it.",
 }
 PARKED_HEADERS: dict[str, str] = {
-    "intelbus.parked.error": "The subscriber's last error (at most 2000 characters).",
-    "intelbus.parked.attempts": "How many times the subscriber tried to handle the delivery.",
-    "intelbus.parked.source": "Where the delivery was read: <topic>/<partition>/<offset>.",
-    "intelbus.parked.group": "Consumer group of the subscriber that parked it.",
+    ParkedHeaders.ERROR: "The subscriber's last error (at most 2000 characters).",
+    ParkedHeaders.ATTEMPTS: "How many times the subscriber tried to handle the delivery.",
+    ParkedHeaders.SOURCE: "Where the delivery was read: <topic>/<partition>/<offset>.",
+    ParkedHeaders.GROUP: "Consumer group of the subscriber that parked it.",
 }
 _DLQ_REASONS = ["undecodable", "unknown-schema-id", "invalid-event", "fail-closed"]
 
@@ -288,11 +289,11 @@ def _headers_schema(headers: dict[str, str], title: str) -> dict[str, Any]:
         name: {"type": "string", "description": description}
         for name, description in headers.items()
     }
-    if "intelbus.decision" in properties:
+    if DeliveryHeaders.DECISION in properties:
         deliverable = [d.label for d in Decision if d is not Decision.DENY]
-        properties["intelbus.decision"]["enum"] = deliverable
-    if "intelbus.dlq.reason" in properties:
-        properties["intelbus.dlq.reason"]["examples"] = _DLQ_REASONS
+        properties[DeliveryHeaders.DECISION]["enum"] = deliverable
+    if DeadLetterHeaders.REASON in properties:
+        properties[DeadLetterHeaders.REASON]["examples"] = _DLQ_REASONS
     return {
         "type": "object",
         "description": title,
