@@ -72,7 +72,6 @@ class Namespace:
         settings = base.model_copy(
             update={
                 "topic_prefix": prefix,
-                "router_group": f"{prefix}router",
                 "policies_dir_override": policies_dir or base.policies_dir,
             }
         )

@@ -10,14 +10,27 @@ from collections.abc import Sequence
 from confluent_kafka import KafkaException
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from cli import asyncapi, audit, demo, policy, publish, router, schemas, stack, subscribe, topics
+from cli import (
+    access,
+    asyncapi,
+    audit,
+    demo,
+    policy,
+    publish,
+    router,
+    schemas,
+    stack,
+    subscribe,
+    topics,
+)
+from intelbus import clients
 from intelbus.errors import IntelbusError
 from intelbus.serde import RegistryUnavailable
 from intelbus.settings import Settings
 
 __all__ = ["main"]
 
-GROUPS = (demo, stack, topics, schemas, asyncapi, publish, policy, router, subscribe, audit)
+GROUPS = (demo, stack, topics, access, schemas, asyncapi, publish, policy, router, subscribe, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="intelbus",
         description="Intelligence-sharing message bus: lookouts and officer-safety alerts on "
         "Kafka, routed under sharing policy, with a tamper-evident decision log.",
+    )
+    parser.add_argument(
+        "--as",
+        dest="principal",
+        metavar="PRINCIPAL",
+        help="connect as this principal of policies/principals.yaml (INTELBUS_PRINCIPAL; "
+        "default: the operator)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
@@ -36,6 +56,12 @@ def _infrastructure_error(error: Exception, settings: Settings) -> str | None:
     """A clear message for a broker or registry that is down or refuses, else None."""
     hint = "is the stack up? (`intelbus stack status`)"
     if isinstance(error, KafkaException):
+        refused = clients.refusal(error.args[0], settings)
+        if refused is not None:
+            return refused
+        failed = clients.authentication_failure(settings)
+        if failed is not None:
+            return failed
         return f"Kafka at {settings.bootstrap_servers}: {error.args[0]}; {hint}"
     if isinstance(error, SchemaRegistryError):
         return f"schema registry at {settings.schema_registry_url}: {error}"
@@ -49,6 +75,8 @@ def _infrastructure_error(error: Exception, settings: Settings) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
+    if args.principal:
+        settings = settings.as_principal(args.principal)
     try:
         return int(args.run(args, settings))
     except IntelbusError as error:

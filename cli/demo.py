@@ -77,7 +77,6 @@ class Demo:
         self.settings = settings.model_copy(
             update={
                 "topic_prefix": prefix,
-                "router_group": f"{prefix}intelbus-router",
                 "commit_interval_ms": 50,
             }
         )

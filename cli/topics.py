@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from intelbus import clients
+from intelbus.access.principals import load_principals
 from intelbus.names import topic_map
-from intelbus.policy.recipients import load_recipients
 from intelbus.settings import Settings
 from intelbus.topics import apply_topics
 
@@ -24,9 +24,7 @@ def register(commands: Any) -> None:
 
 
 def _specs(settings: Settings) -> list[Any]:
-    topics = topic_map(settings)
-    recipients = load_recipients(settings.policies_dir)
-    return topics.specs(recipient.id for recipient in recipients)
+    return topic_map(settings).specs(load_principals(settings.policies_dir))
 
 
 def _apply(_: argparse.Namespace, settings: Settings) -> int:

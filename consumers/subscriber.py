@@ -69,7 +69,11 @@ class Subscriber:
                 message = self._consumer.poll(0.2)
                 if message is None or message.error():
                     if message is not None:
-                        self.log.warning("subscriber.consumer_error", error=str(message.error()))
+                        error = message.error()
+                        assert error is not None
+                        topic = message.topic() or "its feed"
+                        clients.raise_if_refused(error, self.settings, "read", topic)
+                        self.log.warning("subscriber.consumer_error", error=str(error))
                     if tracker and self._consumer.assignment():
                         tracker.check_positions(self._consumer)
                     continue
@@ -174,7 +178,12 @@ def read_feed(
     try:
         while not stop.is_set():
             polled = consumer.poll(0.2)
-            if polled is not None and not polled.error():
+            if polled is None:
+                continue
+            error = polled.error()
+            if error is None:
                 yield decoder.decode(polled)
+            else:
+                clients.raise_if_refused(error, settings, "read", polled.topic() or "its feed")
     finally:
         consumer.close()

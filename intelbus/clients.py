@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -9,9 +10,24 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from intelbus.errors import IntelbusError
+from intelbus.secrets import SecretStore
 from intelbus.settings import Settings
 
-__all__ = ["admin", "committed", "consumer", "producer", "transactional_producer"]
+__all__ = [
+    "LIBRDKAFKA_LOG",
+    "NotAuthorized",
+    "admin",
+    "authentication_failure",
+    "committed",
+    "consumer",
+    "not_authorized",
+    "producer",
+    "raise_if_refused",
+    "refusal",
+    "security",
+    "transactional_producer",
+]
 
 # Group-coordinator answers that mean "not yet": a new broker is still loading the offsets
 # topic, or the coordinator moved. They pass on their own; everything else is raised.
@@ -29,12 +45,74 @@ _COORDINATOR_NOT_READY = {
 LIBRDKAFKA_LOG = logging.getLogger("intelbus.librdkafka")
 
 
+def security(settings: Settings) -> dict[str, Any]:
+    """How this process authenticates: SCRAM-SHA-512 over TLS as ``settings.principal``."""
+    if settings.security_protocol == "PLAINTEXT":
+        return {"security.protocol": "PLAINTEXT"}
+    return {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": settings.principal,
+        "sasl.password": SecretStore(settings.secrets_dir).password(settings.principal),
+        "ssl.ca.location": str(settings.ca_file),
+    }
+
+
 def _base(settings: Settings, client_id: str) -> dict[str, Any]:
     return {
         "bootstrap.servers": settings.bootstrap_servers,
         "client.id": client_id,
         "logger": LIBRDKAFKA_LOG,
-    }
+    } | security(settings)
+
+
+_REFUSALS = {
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: "a topic it needs",
+    KafkaError.GROUP_AUTHORIZATION_FAILED: "its consumer group",
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED: "its transactional id",
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED: "a cluster operation",
+}
+
+
+class NotAuthorized(IntelbusError):
+    """The broker refused this principal (ACLs, deny by default)."""
+
+
+def not_authorized(settings: Settings, action: str, resource: str) -> NotAuthorized:
+    return NotAuthorized(f"not authorized to {action} {resource} as {settings.principal}")
+
+
+def raise_if_refused(error: KafkaError, settings: Settings, action: str, resource: str) -> None:
+    """Raise :class:`NotAuthorized` when ``error`` is an ACL refusal (which retrying never
+    cures); other errors are the caller's to handle."""
+    if error.code() in _REFUSALS:
+        raise not_authorized(settings, action, resource)
+
+
+def refusal(error: KafkaError, settings: Settings) -> str | None:
+    """A clear sentence when ``error`` is the broker refusing this principal, else None."""
+    what = _REFUSALS.get(error.code())
+    if what is None:
+        return None
+    return f"the broker refused {settings.principal} access to {what}: {error.str()}"
+
+
+def authentication_failure(settings: Settings) -> str | None:
+    """Why this principal cannot log in, if that is what is wrong (a short probe)."""
+    failures: list[KafkaError] = []
+    probe = AdminClient(
+        _base(settings, "intelbus-probe")
+        | {"error_cb": failures.append, "socket.connection.setup.timeout.ms": 5000}
+    )
+    with contextlib.suppress(KafkaException):
+        probe.list_topics(timeout=5)
+    for failure in failures:
+        if failure.code() == KafkaError._AUTHENTICATION:
+            return (
+                f"authentication as {settings.principal} failed at {settings.bootstrap_servers} "
+                f"(unknown principal or wrong password): {failure.str()}"
+            )
+    return None
 
 
 def admin(settings: Settings) -> AdminClient:

@@ -1,9 +1,9 @@
 """Every Kafka name one bus uses, from one place: its topics (``deploy/topics.yaml`` with the
 settings' prefix) and its consumer groups and transactional ids.
 
-Group names carry the bus's topic prefix, so that buses sharing a cluster never share a
-group, and each starts with the role that owns it (router, subscriber, reader), which is
-what prefixed ACLs can grant.
+Each principal's groups and transactional ids start with ``<topic prefix><principal>.``:
+buses sharing a cluster never share a group, and one prefixed ACL per principal lets it use
+its own and nobody else's (``intelbus.access.grants``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ import uuid
 from functools import cache
 from pathlib import Path
 
+from intelbus.access.principals import load_principals
 from intelbus.settings import Settings
 from intelbus.topics import TopicMap, load_topic_map
 
 __all__ = [
+    "principal_prefix",
+    "publisher_transactional_id",
     "reader_group",
     "router_group",
     "router_transactional_id",
@@ -33,9 +36,15 @@ def _load(path: Path, prefix: str) -> TopicMap:
     return load_topic_map(path, prefix)
 
 
+def principal_prefix(settings: Settings, principal: str) -> str:
+    """Where ``principal``'s consumer groups and transactional ids are named."""
+    return f"{settings.topic_prefix}{principal}."
+
+
 def router_group(settings: Settings, lane: str) -> str:
     """The consumer group of one router lane (all its workers share it)."""
-    return f"{settings.router_group}.{lane}"
+    router = load_principals(settings.policies_dir).router
+    return principal_prefix(settings, router) + lane
 
 
 def router_transactional_id(settings: Settings, lane: str) -> str:
@@ -44,10 +53,15 @@ def router_transactional_id(settings: Settings, lane: str) -> str:
 
 
 def subscriber_group(settings: Settings, recipient: str) -> str:
-    """Where a recipient's subscriber commits how far it has processed its feed."""
-    return f"{settings.topic_prefix}intelbus-subscriber.{recipient}"
+    """Where a subscriber commits how far it has processed ``recipient``'s feed."""
+    return principal_prefix(settings, settings.principal) + f"feed.{recipient}"
 
 
 def reader_group(settings: Settings, role: str) -> str:
     """A throwaway group for a one-off read that commits nothing (audit, feed listing)."""
-    return f"{settings.topic_prefix}intelbus-reader.{role}.{uuid.uuid4().hex[:12]}"
+    return principal_prefix(settings, settings.principal) + f"reader.{role}.{uuid.uuid4().hex}"
+
+
+def publisher_transactional_id(settings: Settings) -> str:
+    """One per all-or-nothing publish: nothing to fence, so never reused."""
+    return principal_prefix(settings, settings.principal) + f"publish.{uuid.uuid4().hex}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     )
     kafka_port: int = Field(default=9092, ge=1, le=65535)
     controller_port: int = Field(default=9093, ge=1, le=65535)
+    internal_port: int = Field(
+        default=9094, ge=1, le=65535, description="The broker's own (mutual TLS) listener."
+    )
     registry_port: int = Field(default=8081, ge=1, le=65535)
     registry_management_port: int = Field(default=9081, ge=1, le=65535)
     kafka_versions: list[str] = Field(
@@ -52,6 +56,22 @@ class Settings(BaseSettings):
     schema_registry_url_override: str | None = Field(
         default=None,
         validation_alias=AliasChoices("SCHEMA_REGISTRY_URL", "INTELBUS_SCHEMA_REGISTRY_URL"),
+    )
+    principal_override: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("INTELBUS_PRINCIPAL"),
+        description="Who this process is on the bus (policies/principals.yaml; default: the "
+        "operator); its password is read from <home>/secrets.",
+    )
+    security_protocol: Literal["SASL_SSL", "PLAINTEXT"] = Field(
+        default="SASL_SSL",
+        description="PLAINTEXT only to reach a cluster that has no security (not the local "
+        "stack, which serves SASL_SSL only).",
+    )
+    ca_file_override: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("INTELBUS_CA_FILE"),
+        description="The CA that signed the brokers' certificates (default: <home>/tls/ca.pem).",
     )
     topic_prefix: str = Field(
         default="",
@@ -77,7 +97,6 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("INTELBUS_KEYS_DIR"),
         description="The router's decision-signing key and public keys (default: <home>/keys).",
     )
-    router_group: str = "intelbus-router"
     router_instance: str = Field(
         default="0",
         description="Distinct per router process of one group: it names the transactional ids.",
@@ -120,6 +139,30 @@ class Settings(BaseSettings):
         return self.keys_dir_override or self.home / "keys"
 
     @property
+    def principal(self) -> str:
+        if self.principal_override:
+            return self.principal_override
+        from intelbus.access.principals import load_principals  # noqa: PLC0415 - a cycle
+
+        return load_principals(self.policies_dir).operator
+
+    def as_principal(self, principal: str) -> Settings:
+        """The same bus, seen as ``principal``."""
+        return self.model_copy(update={"principal_override": principal})
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.home / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.ca_file_override or self.tls_dir / "ca.pem"
+
+    @property
     def artifact_cache(self) -> Path:
         return self.cache_dir or self.home / "cache"
 
@@ -139,9 +182,12 @@ class Settings(BaseSettings):
         CLI) works on the same bus: broker, registry, topics, group, keys and policies."""
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "INTELBUS_HOME": str(self.home),
+            "INTELBUS_PRINCIPAL": self.principal,
+            "INTELBUS_SECURITY_PROTOCOL": self.security_protocol,
+            "INTELBUS_CA_FILE": str(self.ca_file),
             "SCHEMA_REGISTRY_URL": self.schema_registry_url,
             "INTELBUS_TOPIC_PREFIX": self.topic_prefix,
-            "INTELBUS_ROUTER_GROUP": self.router_group,
             "INTELBUS_KEYS_DIR": str(self.keys_dir),
             "INTELBUS_DATA_DIR": str(self.data_dir),
             "INTELBUS_TOPICS_FILE": str(self.topics_file),

@@ -41,6 +41,12 @@ def committed_ends(settings: Settings, topics: Sequence[str]) -> dict[Partition,
     latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
     for topic in topics:
         metadata = admin.list_topics(topic, timeout=_TIMEOUT_S).topics.get(topic)
+        if (
+            metadata is not None
+            and metadata.error is not None
+            and metadata.error.code() in (KafkaError.TOPIC_AUTHORIZATION_FAILED,)
+        ):
+            raise clients.not_authorized(settings, "read", topic)
         if metadata is None or metadata.error is not None:
             raise IntelbusError(f"topic {topic} does not exist (run `intelbus topics apply`)")
         wanted.update({TopicPartition(topic, p): latest for p in metadata.partitions})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,6 +17,7 @@ from confluent_kafka.admin import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
+from intelbus.access.principals import Principals
 from intelbus.errors import IntelbusError
 from intelbus.waiting import wait_for
 from intelbus.yamlfile import load_yaml_model
@@ -25,14 +25,9 @@ from intelbus.yamlfile import load_yaml_model
 __all__ = ["TopicMap", "TopicSpec", "apply_topics", "load_topic_map"]
 
 RECIPIENT_ROLES = ("feed", "alerts", "parked")
-TOPIC_ROLES = (
-    "lookouts",
-    "officer_safety",
-    "authorizations",
-    "outcomes",
-    "decisions",
-    "dead_letter",
-)
+PUBLISHER_ROLES = ("lookouts", "officer_safety", "outcomes")
+APPROVER_ROLES = ("authorizations",)
+TOPIC_ROLES = ("decisions", "dead_letter")
 _TIMEOUT_S = 30
 
 
@@ -55,6 +50,8 @@ class _TopicsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     defaults: _Defaults
     topics: dict[Literal[TOPIC_ROLES], _Declared]  # type: ignore[valid-type]
+    per_publisher: dict[Literal[PUBLISHER_ROLES], _Declared]  # type: ignore[valid-type]
+    per_approver: dict[Literal[APPROVER_ROLES], _Declared]  # type: ignore[valid-type]
     per_recipient: dict[Literal[RECIPIENT_ROLES], _Declared]  # type: ignore[valid-type]
 
 
@@ -86,21 +83,29 @@ class TopicMap:
         declared = self._file.topics[role]
         return self._spec(declared, declared.name)
 
-    @property
-    def lookouts(self) -> str:
-        return self.role("lookouts").name
+    def of_publisher(self, role: str, publisher: str) -> TopicSpec:
+        declared = (self._file.per_publisher | self._file.per_approver)[role]
+        return self._spec(declared, declared.name.format(publisher=publisher))
 
-    @property
-    def officer_safety(self) -> str:
-        return self.role("officer_safety").name
+    def lookouts(self, publisher: str) -> str:
+        return self.of_publisher("lookouts", publisher).name
 
-    @property
-    def authorizations(self) -> str:
-        return self.role("authorizations").name
+    def officer_safety(self, publisher: str) -> str:
+        return self.of_publisher("officer_safety", publisher).name
 
-    @property
-    def outcomes(self) -> str:
-        return self.role("outcomes").name
+    def outcomes(self, publisher: str) -> str:
+        return self.of_publisher("outcomes", publisher).name
+
+    def authorizations(self, approver: str) -> str:
+        return self.of_publisher("authorizations", approver).name
+
+    def publisher_of(self, role: str, topic: str) -> str | None:
+        """The publisher whose ``role`` topic ``topic`` is, if it is one."""
+        template = self.prefix + (self._file.per_publisher | self._file.per_approver)[role].name
+        head, _, tail = template.partition("{publisher}")
+        if topic.startswith(head) and topic.endswith(tail) and len(topic) > len(head + tail):
+            return topic[len(head) : len(topic) - len(tail)]
+        return None
 
     @property
     def decisions(self) -> str:
@@ -127,13 +132,26 @@ class TopicMap:
         """Every topic the router delivers to ``recipient`` on: its feed and its alerts."""
         return [self.feed(recipient), self.alerts(recipient)]
 
-    def specs(self, recipients: Iterable[str]) -> list[TopicSpec]:
-        per_recipient = [
-            self.of_recipient(role, recipient)
-            for recipient in recipients
-            for role in RECIPIENT_ROLES
-        ]
-        return [self.role(role) for role in TOPIC_ROLES] + per_recipient
+    def specs(self, principals: Principals) -> list[TopicSpec]:
+        """Every topic of the bus: its own, and one set per publisher, approver, recipient."""
+        return (
+            [self.role(role) for role in TOPIC_ROLES]
+            + [
+                self.of_publisher(role, publisher.id)
+                for publisher in principals.publishers
+                for role in PUBLISHER_ROLES
+            ]
+            + [
+                self.of_publisher(role, approver.id)
+                for approver in principals.approvers
+                for role in APPROVER_ROLES
+            ]
+            + [
+                self.of_recipient(role, recipient)
+                for recipient in principals.recipients
+                for role in RECIPIENT_ROLES
+            ]
+        )
 
 
 def load_topic_map(path: Path, prefix: str = "") -> TopicMap:

@@ -40,7 +40,6 @@ def _settings(found: Endpoints, prefix: str = "") -> Settings:
         bootstrap_servers_override=found.bootstrap_servers,
         schema_registry_url_override=found.schema_registry_url,
         topic_prefix=prefix,
-        router_group=f"{prefix}intelbus-router",
         keys_dir_override=KEYS_DIR,
         stats_interval_s=2.0,
     )

@@ -95,7 +95,11 @@ def _containers() -> Iterator[Endpoints]:
         from deploy.stack.nodes import kafka_is_ready  # noqa: PLC0415
 
         bootstrap = f"127.0.0.1:{kafka_port}"
-        wait_for(lambda: kafka_is_ready(bootstrap), timeout=120, what="Kafka container")
+        wait_for(
+            lambda: kafka_is_ready({"bootstrap.servers": bootstrap}),
+            timeout=120,
+            what="Kafka container",
+        )
         wait_for(registry_answers, timeout=120, what="registry container")
         yield Endpoints(bootstrap, url, "testcontainers")
 

@@ -14,22 +14,34 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AdminClient,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
 
 from deploy.stack import nodes
 from deploy.stack.artifacts import ensure_artifacts
 from deploy.stack.java import find_java
 from deploy.stack.ports import ensure_free
 from deploy.stack.process import ManagedProcess
+from deploy.stack.tls import TlsFiles, ensure_tls
 from intelbus import clients
+from intelbus.access.principals import load_principals
 from intelbus.errors import IntelbusError
+from intelbus.secrets import SecretStore
 from intelbus.settings import Settings
 from intelbus.waiting import Timeout, wait_for
 
 __all__ = ["LocalStack", "ServiceStatus"]
 
 _TRANSACTIONS_PROBE_S = 5.0
+_SCRAM_ITERATIONS = 8192
 
 Say = Callable[[str], None]
 
@@ -64,14 +76,39 @@ class LocalStack:
 
     # -- probes ---------------------------------------------------------------------------
 
+    @property
+    def operator_name(self) -> str:
+        return load_principals(self.settings.policies_dir).operator
+
+    @property
+    def operator(self) -> Settings:
+        """The settings of the stack's own probes and set-up: the operator's identity."""
+        return self.settings.as_principal(self.operator_name)
+
+    def _node(self) -> nodes.KafkaNode:
+        s = self.settings
+        return nodes.KafkaNode(
+            s.home / "kafka",
+            s.kafka_port,
+            s.internal_port,
+            s.controller_port,
+            TlsFiles(s.tls_dir),
+            self.operator_name,
+        )
+
     def kafka_ready(self) -> bool:
-        return nodes.kafka_is_ready(self.settings.bootstrap_servers, self.settings.kafka_port)
+        if not SecretStore(self.settings.secrets_dir).has(self.operator_name):
+            return False  # a stack made before authentication: not ready until migrated
+        client = {"bootstrap.servers": self.settings.bootstrap_servers}
+        return nodes.kafka_is_ready(
+            client | clients.security(self.operator), self.settings.kafka_port
+        )
 
     def transactions_ready(self) -> bool:
         """Has a new broker loaded its transaction state and got producer ids to hand out?
         Until then every producer's first request is refused and retried (with a warning)."""
         probe = clients.transactional_producer(
-            self.settings, "intelbus-stack", "intelbus-stack-probe", log_level=3
+            self.operator, "intelbus-stack", "intelbus-stack-probe", log_level=3
         )
         try:
             probe.init_transactions(_TRANSACTIONS_PROBE_S)
@@ -124,19 +161,24 @@ class LocalStack:
         artifacts = ensure_artifacts(
             s.artifact_cache, s.kafka_versions, s.registry_versions, self.say
         )
+        node = self._node()
+        if self.kafka.pid() is not None and not node.config_is_current():
+            self.say("Kafka runs with an older configuration of intelbus: restarting it")
+            self.kafka.stop()
         if self.kafka.pid() is None:
             ensure_free(s.kafka_port, "Kafka broker")
+            ensure_free(s.internal_port, "Kafka internal listener")
             ensure_free(s.controller_port, "Kafka controller")
-            config = nodes.prepare_kafka(
-                jdk.java, artifacts.kafka_libs, s.home / "kafka", s.kafka_port, s.controller_port
+            ensure_tls(s.tls_dir)
+            password = SecretStore(s.secrets_dir).ensure(self.operator_name)
+            nodes.prepare_kafka(jdk.java, artifacts.kafka_libs, node, password)
+            argv = partial(
+                nodes.kafka_argv, jdk.java, artifacts.kafka_libs, node.config_file, s.kafka_heap
             )
+            if not node.has_operator_credential:
+                self._add_operator_credential(argv, node, password)
             self.say(f"starting Kafka {artifacts.kafka_version} (Java {jdk.major}) ...")
-            self.kafka.start(
-                nodes.kafka_argv(
-                    jdk.java, artifacts.kafka_libs, config, s.kafka_heap, self.kafka.marker
-                ),
-                cwd=s.home / "kafka",
-            )
+            self.kafka.start(argv(self.kafka.marker), cwd=node.home)
         if self.registry.pid() is None:
             ensure_free(s.registry_port, "schema registry")
             ensure_free(s.registry_management_port, "schema registry health")
@@ -163,6 +205,27 @@ class LocalStack:
             f"  data      {s.home}"
         )
         return True
+
+    def _add_operator_credential(
+        self, argv: Callable[..., list[str]], node: nodes.KafkaNode, password: str
+    ) -> None:
+        """Storage formatted by an intelbus without authentication has no SCRAM credential,
+        and a secured broker admits nobody without one: start the node once unsecured on
+        loopback, add the operator's credential, stop it. The data stays as it is."""
+        self.say("adding the operator's credential to storage made before authentication ...")
+        self.kafka.start(argv(self.kafka.marker, overrides=nodes.UNSECURED_OVERRIDES), node.home)
+        plain: dict[str, Any] = {"bootstrap.servers": self.settings.bootstrap_servers}
+        self._await(self.kafka, lambda: nodes.kafka_is_ready(plain), "the unsecured start")
+        admin = AdminClient(plain)
+        upsert = UserScramCredentialUpsertion(
+            self.operator_name,
+            ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, _SCRAM_ITERATIONS),
+            password.encode(),
+        )
+        for future in admin.alter_user_scram_credentials([upsert]).values():
+            future.result(timeout=30)
+        self.kafka.stop()
+        node.mark_operator_credential()
 
     def _await(self, process: ManagedProcess, ready: Callable[[], bool], what: str) -> None:
         def ready_or_dead() -> bool:

@@ -15,14 +15,19 @@ import subprocess
 import urllib.error
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
+from deploy.stack.tls import TlsFiles
 from intelbus.errors import IntelbusError
 
 __all__ = [
+    "UNSECURED_OVERRIDES",
+    "KafkaNode",
     "kafka_argv",
     "kafka_is_ready",
     "prepare_kafka",
@@ -39,22 +44,63 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def prepare_kafka(
-    java: Path, libs: Path, home: Path, kafka_port: int, controller_port: int
-) -> Path:
-    """Write the node's configuration and format its storage the first time; return the config."""
-    data_dir = home / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    config = home / "server.properties"
-    template = Template((KAFKA_TEMPLATE_DIR / "server.properties").read_text())
-    config.write_text(
-        template.substitute(
-            kafka_port=kafka_port, controller_port=controller_port, data_dir=data_dir
+@dataclass(frozen=True)
+class KafkaNode:
+    """What one local Kafka node is configured with."""
+
+    home: Path
+    kafka_port: int
+    internal_port: int
+    controller_port: int
+    tls: TlsFiles
+    operator: str
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "server.properties"
+
+    @property
+    def _credential_marker(self) -> Path:
+        # Storage formatted before intelbus had authentication holds no SCRAM credential.
+        return self.home / "operator-credential-added"
+
+    def config_text(self) -> str:
+        template = Template((KAFKA_TEMPLATE_DIR / "server.properties").read_text())
+        return template.substitute(
+            kafka_port=self.kafka_port,
+            internal_port=self.internal_port,
+            controller_port=self.controller_port,
+            data_dir=self.data_dir,
+            tls_dir=self.tls.directory,
+            operator=self.operator,
         )
-    )
-    if (data_dir / "meta.properties").exists():
-        return config
+
+    def config_is_current(self) -> bool:
+        """Is the node's configuration file what this version of intelbus would write?"""
+        return self.config_file.exists() and self.config_file.read_text() == self.config_text()
+
+    @property
+    def has_operator_credential(self) -> bool:
+        return self._credential_marker.exists()
+
+    def mark_operator_credential(self) -> None:
+        self._credential_marker.touch()
+
+
+def prepare_kafka(java: Path, libs: Path, node: KafkaNode, operator_password: str) -> None:
+    """Write the node's configuration, and format its storage the first time with the
+    operator's SCRAM credential (the one principal that exists before the broker runs)."""
+    node.data_dir.mkdir(parents=True, exist_ok=True)
+    node.config_file.write_text(node.config_text())
+    node.config_file.chmod(0o600)
+    if (node.data_dir / "meta.properties").exists():
+        return
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    scram = f"SCRAM-SHA-512=[name={node.operator},password={operator_password}]"
     proc = subprocess.run(
         [
             str(java),
@@ -67,20 +113,37 @@ def prepare_kafka(
             "--cluster-id",
             cluster_id,
             "--config",
-            str(config),
+            str(node.config_file),
+            "--add-scram",
+            scram,
         ],
         capture_output=True,
         text=True,
         check=False,
     )
     if proc.returncode != 0:
-        raise IntelbusError(
-            f"formatting Kafka storage in {data_dir} failed:\n{proc.stdout[-2000:]}"
-        )
-    return config
+        output = proc.stdout[-2000:].replace(operator_password, "***")
+        raise IntelbusError(f"formatting Kafka storage in {node.data_dir} failed:\n{output}")
+    node.mark_operator_credential()
 
 
-def kafka_argv(java: Path, libs: Path, config: Path, heap: str, marker: str) -> list[str]:
+# Overrides that start a node once without security, to add the operator's credential to
+# storage formatted by an intelbus that had none (`kafka.Kafka CONFIG --override k=v`).
+UNSECURED_OVERRIDES = (
+    "listener.security.protocol.map=CLIENT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "authorizer.class.name=",
+)
+
+
+def kafka_argv(
+    java: Path,
+    libs: Path,
+    config: Path,
+    heap: str,
+    marker: str,
+    *,
+    overrides: tuple[str, ...] = (),
+) -> list[str]:
     return [
         str(java),
         f"-Xms{heap}",
@@ -95,14 +158,16 @@ def kafka_argv(java: Path, libs: Path, config: Path, heap: str, marker: str) -> 
         f"{libs}/*",
         "kafka.Kafka",
         str(config),
+        *(argument for override in overrides for argument in ("--override", override)),
     ]
 
 
-def kafka_is_ready(bootstrap_servers: str, port: int | None = None) -> bool:
-    """True once the broker answers a metadata request and lists itself."""
+def kafka_is_ready(client: dict[str, Any], port: int | None = None) -> bool:
+    """True once the broker answers a metadata request (from a client configured with
+    ``client``: bootstrap servers and security) and lists itself."""
     if port is not None and not _port_open(port):
         return False
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0})
+    admin = AdminClient(client | {"log_level": 0})
     try:
         metadata = admin.list_topics(timeout=2)
     except Exception:

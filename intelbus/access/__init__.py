@@ -1,0 +1,1 @@
+"""Identity and access: the principals (policies/principals.yaml), their ACLs, credentials."""

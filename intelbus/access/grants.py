@@ -1,0 +1,112 @@
+"""What each principal may do on one bus, as Kafka ACL grants derived from the data.
+
+Deny by default (``allow.everyone.if.no.acl.found=false``): a principal can do exactly what a
+grant below allows. READ and WRITE on a topic imply DESCRIBE (Kafka's implication rules).
+
+- a subscriber reads its own feed, alerts and parked topics and writes its parked topic;
+- a publisher writes its own agency's inbound topics (and, if it approves disclosures, its
+  authorizations topic);
+- the router reads the inbound and authorizations topics, writes the feeds, alerts, the
+  decision log and the dead letter;
+- the reviewer reads the decision log and the dead letter;
+- every principal's consumer groups and transactional ids live under its own prefix
+  (``names.principal_prefix``): nobody can join another's group or fence its transactions.
+
+The operator is a super user of the broker (server.properties) and needs no grant.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from intelbus.access.principals import Principal, Principals, Role
+from intelbus.names import principal_prefix
+from intelbus.settings import Settings
+from intelbus.topics import TopicMap
+
+__all__ = ["Grant", "Operation", "Resource", "plan"]
+
+
+class Resource(enum.StrEnum):
+    TOPIC = "topic"
+    GROUP = "group"
+    TRANSACTIONAL_ID = "transactional-id"
+
+
+class Operation(enum.StrEnum):
+    READ = "read"
+    WRITE = "write"
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    principal: str
+    resource: Resource
+    name: str
+    operation: Operation
+    prefixed: bool = False  # the name is a prefix (Kafka's PREFIXED pattern), else literal
+
+
+def _topic(principal: str, operation: Operation, names: list[str]) -> list[Grant]:
+    return [Grant(principal, Resource.TOPIC, name, operation) for name in names]
+
+
+def _own_groups_and_transactions(settings: Settings, principal: str) -> list[Grant]:
+    prefix = principal_prefix(settings, principal)
+    return [
+        Grant(principal, Resource.GROUP, prefix, Operation.READ, prefixed=True),
+        Grant(principal, Resource.TRANSACTIONAL_ID, prefix, Operation.WRITE, prefixed=True),
+    ]
+
+
+def _grants_of(
+    settings: Settings, topics: TopicMap, principals: Principals, who: Principal
+) -> list[Grant]:
+    name = who.name
+    match who.role:
+        case Role.OPERATOR:
+            return []  # a super user
+        case Role.SUBSCRIBER:
+            assert who.acts_for is not None
+            recipient = who.acts_for
+            own = [topics.feed(recipient), topics.alerts(recipient), topics.parked(recipient)]
+            return _topic(name, Operation.READ, own) + _topic(
+                name, Operation.WRITE, [topics.parked(recipient)]
+            )
+        case Role.PUBLISHER:
+            assert who.acts_for is not None
+            publisher = principals.publisher(who.acts_for)
+            inbound = [
+                topics.lookouts(publisher.id),
+                topics.officer_safety(publisher.id),
+                topics.outcomes(publisher.id),
+            ]
+            if publisher.approves_disclosures:
+                inbound.append(topics.authorizations(publisher.id))
+            return _topic(name, Operation.WRITE, inbound)
+        case Role.ROUTER:
+            reads = [
+                topic
+                for publisher in principals.publishers
+                for topic in (topics.lookouts(publisher.id), topics.officer_safety(publisher.id))
+            ] + [topics.authorizations(approver.id) for approver in principals.approvers]
+            writes = [
+                topic
+                for recipient in principals.recipients
+                for topic in (topics.feed(recipient), topics.alerts(recipient))
+            ] + [topics.decisions, topics.dead_letter]
+            return _topic(name, Operation.READ, reads) + _topic(name, Operation.WRITE, writes)
+        case Role.REVIEWER:
+            return _topic(name, Operation.READ, [topics.decisions, topics.dead_letter])
+    raise AssertionError(who.role)
+
+
+def plan(settings: Settings, topics: TopicMap, principals: Principals) -> set[Grant]:
+    """Every grant of the bus: exactly what the data allows, nothing else."""
+    grants: set[Grant] = set()
+    for who in principals.all:
+        grants.update(_grants_of(settings, topics, principals, who))
+        if who.role is not Role.OPERATOR:
+            grants.update(_own_groups_and_transactions(settings, who.name))
+    return grants

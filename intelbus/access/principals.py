@@ -1,0 +1,131 @@
+"""Who may connect to the bus (``policies/principals.yaml``), and the role of each.
+
+Subscribers are derived from ``recipients.yaml``: one per recipient. Every principal's name
+is its SCRAM user name and, as ``User:<name>``, its Kafka ACL principal.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from intelbus.models.records import NonEmpty
+from intelbus.policy.recipients import RecipientId, load_recipients
+from intelbus.yamlfile import load_yaml_model
+
+__all__ = [
+    "Principal",
+    "Principals",
+    "Publisher",
+    "Role",
+    "load_principals",
+    "publisher_principal",
+    "subscriber_principal",
+]
+
+PRINCIPALS_FILE = "principals.yaml"
+
+
+class Role(enum.StrEnum):
+    OPERATOR = "operator"
+    ROUTER = "router"
+    REVIEWER = "reviewer"
+    PUBLISHER = "publisher"
+    SUBSCRIBER = "subscriber"
+
+
+def publisher_principal(publisher: str) -> str:
+    return f"publisher-{publisher}"
+
+
+def subscriber_principal(recipient: str) -> str:
+    return f"subscriber-{recipient}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Publisher(_Strict):
+    id: RecipientId  # the same shape: it names topics
+    agency: NonEmpty
+    approves_disclosures: bool = False
+
+    @property
+    def principal(self) -> str:
+        return publisher_principal(self.id)
+
+
+class PrincipalsFile(_Strict):
+    operator: NonEmpty
+    router: NonEmpty
+    reviewer: NonEmpty
+    publishers: list[Publisher]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        ids = [p.id for p in self.publishers]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"publisher ids must be unique; repeated: {', '.join(duplicates)}")
+        agencies = [p.agency.upper() for p in self.publishers]
+        if len(set(agencies)) != len(agencies):
+            raise ValueError("each agency has one publisher (its events' proven originator)")
+        return self
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: Role
+    # The publisher or recipient id the principal acts for (None for the others).
+    acts_for: str | None = None
+
+
+@dataclass(frozen=True)
+class Principals:
+    operator: str
+    router: str
+    reviewer: str
+    publishers: tuple[Publisher, ...]
+    recipients: tuple[str, ...]
+
+    @property
+    def all(self) -> list[Principal]:
+        return [
+            Principal(self.operator, Role.OPERATOR),
+            Principal(self.router, Role.ROUTER),
+            Principal(self.reviewer, Role.REVIEWER),
+            *(Principal(p.principal, Role.PUBLISHER, p.id) for p in self.publishers),
+            *(Principal(subscriber_principal(r), Role.SUBSCRIBER, r) for r in self.recipients),
+        ]
+
+    def named(self, name: str) -> Principal | None:
+        return next((p for p in self.all if p.name == name), None)
+
+    def publisher(self, publisher_id: str) -> Publisher:
+        return next(p for p in self.publishers if p.id == publisher_id)
+
+    def publisher_of_agency(self, agency: str) -> Publisher | None:
+        return next((p for p in self.publishers if p.agency.upper() == agency.upper()), None)
+
+    @property
+    def approvers(self) -> list[Publisher]:
+        return [p for p in self.publishers if p.approves_disclosures]
+
+
+@cache
+def load_principals(policies_dir: Path) -> Principals:
+    data = load_yaml_model(policies_dir / PRINCIPALS_FILE, PrincipalsFile)
+    return Principals(
+        operator=data.operator,
+        router=data.router,
+        reviewer=data.reviewer,
+        publishers=tuple(data.publishers),
+        recipients=tuple(r.id for r in load_recipients(policies_dir)),
+    )

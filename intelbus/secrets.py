@@ -1,0 +1,105 @@
+"""The principals' passwords, kept under ``INTELBUS_HOME`` where only its owner can read them.
+
+One file per principal (``<home>/secrets/<principal>.password``, mode 0600) in a directory of
+mode 0700. A directory or file that anybody else may read or write is refused, never
+silently used or "fixed": a secret others could read has to be treated as leaked (rotate it).
+Passwords are generated here, printed only by ``intelbus access credentials``, never logged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import stat
+from pathlib import Path
+
+from intelbus.errors import IntelbusError
+
+__all__ = ["SecretStore", "UnsafeSecrets"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9.-]{0,63}$")
+_PASSWORD_BYTES = 32
+
+
+class UnsafeSecrets(IntelbusError):
+    """A secrets directory or file is readable or writable by others than its owner."""
+
+
+def _check_private(path: Path, allowed: int) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & ~allowed:
+        raise UnsafeSecrets(
+            f"{path} has mode {mode:04o}; secrets must be readable by their owner only "
+            f"({allowed:04o}). Treat what it holds as leaked: `chmod {allowed:04o} {path}` "
+            "and rotate (`intelbus access rotate PRINCIPAL`)."
+        )
+    if path.stat().st_uid != os.getuid():
+        raise UnsafeSecrets(f"{path} belongs to another user; refusing to use it")
+
+
+class SecretStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _file(self, principal: str) -> Path:
+        if not _NAME.match(principal):
+            raise IntelbusError(
+                f"principal {principal!r}: use lower-case letters, digits, '.' and '-'"
+            )
+        return self.directory / f"{principal}.password"
+
+    def _open_directory(self, create: bool) -> None:
+        if not self.directory.exists():
+            if not create:
+                raise IntelbusError(
+                    f"no secrets at {self.directory}: start the stack (`intelbus stack up`) or "
+                    "set INTELBUS_HOME to where they are"
+                )
+            self.directory.mkdir(mode=0o700, parents=True)
+        _check_private(self.directory, 0o700)
+
+    def has(self, principal: str) -> bool:
+        return self._file(principal).exists()
+
+    def password(self, principal: str) -> str:
+        """The principal's password; refuses files or a directory others may read."""
+        self._open_directory(create=False)
+        path = self._file(principal)
+        if not path.exists():
+            raise IntelbusError(
+                f"no credentials for principal {principal!r} in {self.directory} "
+                "(`intelbus access apply` creates the principals of policies/principals.yaml)"
+            )
+        _check_private(path, 0o600)
+        return path.read_text().strip()
+
+    def create(self, principal: str) -> str:
+        """Generate and keep a new password for ``principal`` (replacing any old one)."""
+        self._open_directory(create=True)
+        password = secrets.token_urlsafe(_PASSWORD_BYTES)
+        path = self._file(principal)
+        temporary = path.with_suffix(".tmp")
+        temporary.unlink(missing_ok=True)
+        # Created owner-only from the first byte: never readable by others, whatever the umask.
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(password + "\n")
+        temporary.replace(path)
+        return password
+
+    def ensure(self, principal: str) -> str:
+        return self.password(principal) if self.has(principal) else self.create(principal)
+
+    def remove(self, principal: str) -> bool:
+        path = self._file(principal)
+        if not path.exists():
+            return False
+        path.unlink()
+        return True
+
+    def principals(self) -> list[str]:
+        if not self.directory.exists():
+            return []
+        self._open_directory(create=False)
+        return sorted(path.stem for path in self.directory.glob("*.password"))
