@@ -19,13 +19,9 @@ __all__ = [
     "ChainBook",
     "DecisionRecord",
     "SealRecord",
-    "Source",
     "avro_dict",
     "decision_record",
 ]
-
-# The decided input's place in Kafka; the name the chain book's callers know it by.
-Source = Position
 
 
 class DecisionRecord(TypedDict):
