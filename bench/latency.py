@@ -20,6 +20,7 @@ from confluent_kafka.admin import NewTopic
 from bench.common import Namespace
 from intelbus import clients, serde
 from intelbus.models import Lookout, OfficerSafetyAlert, Record
+from intelbus.producer import produce
 from tests.avro_helpers import avro_long
 
 __all__ = ["LatencyRun", "run_latency"]
@@ -96,12 +97,7 @@ class _Probe:
         if self.time_lookouts:
             self.sent_at[event_id] = time.perf_counter()
         value = self.lookouts.with_id(event_id)
-        while True:
-            try:
-                self.loader.produce(self.ns.topics.lookouts, value, event_id.encode())
-                break
-            except BufferError:
-                self.loader.poll(0.01)
+        produce(self.loader, self.ns.topics.lookouts, value, event_id.encode())
         self.loader.poll(0)
 
     def send_probes(self, i: int) -> None:

@@ -20,13 +20,14 @@ from typing import Any
 import fastavro
 from quixstreams import Application
 
-from intelbus.chain import GENESIS, decision_hash
+from intelbus.chain import GENESIS, ChainHead
 from intelbus.models import Lookout
 from intelbus.policy.authorizations import AuthorizationBook
-from intelbus.policy.decision_record import decision_fields
 from intelbus.policy.engine import PolicyEngine
 from intelbus.policy.policyset import load_policy_set
+from intelbus.position import Position
 from intelbus.topics import load_topic_map
+from services.router.decisions import avro_dict, decision_record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,21 +91,16 @@ def main() -> None:
                 views[recipient] = _framed(ids["lookout"], lookout_schema, verdict.view)
             else:
                 views[recipient] = _framed(ids["pointer"], pointer_schema, verdict.view)
-            decision = decision_fields(
+            decision = decision_record(
                 event,
                 verdict,
+                head=ChainHead(f"quix/{event.event_id}:{recipient}", 0, GENESIS),
                 policy_version=policy.version,
                 decided_at=now,
-                source=(inbound.name, 0, 0),
+                source=Position(inbound.name, 0, 0),
                 feed_topic=None,
-            ) | {
-                "decisionId": f"{event.event_id}:{recipient}",
-                "chain": "quix",
-                "sequence": 0,
-                "previousHash": GENESIS,
-            }
-            decision["hash"] = decision_hash(decision)
-            decisions.append(_framed(ids["decision"], decision_schema, decision))
+            )
+            decisions.append(_framed(ids["decision"], decision_schema, avro_dict(decision)))
         return {"views": views, "decisions": decisions}
 
     sdf = app.dataframe(inbound).apply(route)

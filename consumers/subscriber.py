@@ -21,6 +21,7 @@ from intelbus import clients
 from intelbus.headers import ParkedHeaders, header_map
 from intelbus.names import reader_group, subscriber_group, topic_map
 from intelbus.position import Position
+from intelbus.producer import produce
 from intelbus.settings import Settings
 from intelbus.topic_reader import EndTracker, committed_ends, read_to_end
 
@@ -114,7 +115,8 @@ class Subscriber:
         )
         headers = [*header_map(message).items(), *why.encode()]
         failures: list[str] = []
-        self._producer.produce(
+        produce(
+            self._producer,
             self.parked_topic,
             message.value(),
             message.key(),

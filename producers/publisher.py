@@ -30,6 +30,7 @@ from intelbus.models import (
 )
 from intelbus.names import topic_map
 from intelbus.position import Position
+from intelbus.producer import produce
 from intelbus.progress import Progress
 from intelbus.settings import Settings
 from intelbus.topics import TopicMap
@@ -113,8 +114,8 @@ class Publisher:
             else:
                 deliveries.append(message)
 
-        self._producer.produce(
-            outgoing.topic, outgoing.value, outgoing.key, on_delivery=on_delivery
+        produce(
+            self._producer, outgoing.topic, outgoing.value, outgoing.key, on_delivery=on_delivery
         )
         self._producer.flush(_ACK_TIMEOUT_S)
         if failures or not deliveries:
@@ -134,7 +135,7 @@ class Publisher:
             producer.begin_transaction()
             count = 0
             for outgoing in batch:
-                _produce_waiting_for_room(producer, outgoing)
+                produce(producer, outgoing.topic, outgoing.value, outgoing.key)
                 count += 1
                 if progress:
                     progress.advance()
@@ -143,16 +144,6 @@ class Publisher:
             _abort_quietly(producer)
             raise PublishError(f"nothing was published (transaction aborted): {error}") from None
         return count
-
-
-def _produce_waiting_for_room(producer: Producer, outgoing: Outgoing) -> None:
-    while True:
-        try:
-            producer.produce(outgoing.topic, outgoing.value, outgoing.key)
-            return
-        except BufferError:
-            # The local queue is full: serve delivery reports until there is room.
-            producer.poll(0.05)
 
 
 def _abort_quietly(producer: Producer) -> None:

@@ -50,7 +50,7 @@ from intelbus.models import ChainSeal, Decision, PolicyDecision
 from intelbus.position import Position
 from intelbus.settings import Settings
 from intelbus.topics import load_topic_map
-from services.router.decisions import ChainBook, Source
+from services.router.decisions import ChainBook
 from tests import factories
 from tests.policy_fixtures import AT, POLICY, verdicts
 
@@ -119,7 +119,7 @@ class DecisionLog:
         """One event of lookouts ``partition`` decided for the first ``decisions`` recipients."""
         if self._source_offsets[partition] == 0:
             self.book.restore(TOPICS.lookouts, partition, None, 0)
-        source = Source(TOPICS.lookouts, partition, self._source_offsets[partition])
+        source = Position(TOPICS.lookouts, partition, self._source_offsets[partition])
         self._source_offsets[partition] += 1
         for verdict in VERDICTS[:decisions]:
             feed = TOPICS.feed(verdict.recipient) if verdict.view is not None else None

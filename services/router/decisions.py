@@ -1,32 +1,123 @@
-"""Decision records and chain seals, as the router writes them (see intelbus.chain)."""
+"""Decision records and chain seals, as the router writes them (see intelbus.chain).
+
+:func:`decision_record` is the one builder of an ``intelbus.PolicyDecision``: what one
+recipient got of one event and why, linked into its chain and hashed. Records are plain
+dicts typed for the Avro encoder (a pydantic model per record would cost more than the
+encoding on the router's hot path).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from intelbus.chain import ChainHead, SealSigner, decision_hash, seal_message
-from intelbus.policy.decision_record import decision_fields
-from intelbus.policy.engine import Event, Verdict
+from intelbus.policy.engine import Event, Verdict, event_kind
+from intelbus.position import Position
 
-__all__ = ["ChainBook", "Source"]
+__all__ = [
+    "ChainBook",
+    "DecisionRecord",
+    "SealRecord",
+    "avro_dict",
+    "decision_record",
+]
 
 
-@dataclass(frozen=True)
-class Source:
-    topic: str
-    partition: int
-    offset: int
+class DecisionRecord(TypedDict):
+    """An ``intelbus.PolicyDecision`` as the Avro encoder takes it (wire names)."""
+
+    decisionId: str
+    eventId: str
+    eventVersion: int
+    eventKind: str
+    recipient: str
+    decision: str
+    rules: list[str]
+    removedFields: list[str]
+    authorizationIds: list[str]
+    onwardTransfer: bool
+    carriedEuPnr: bool
+    deliveredEuPnr: bool
+    notifications: list[str]
+    reason: str
+    policyVersion: str
+    decidedAt: dt.datetime
+    sourceTopic: str
+    sourcePartition: int
+    sourceOffset: int
+    feedTopic: str | None
+    chain: str
+    sequence: int
+    previousHash: str
+    hash: str
+
+
+class SealRecord(TypedDict):
+    """An ``intelbus.ChainSeal`` as the Avro encoder takes it (wire names)."""
+
+    chain: str
+    sequence: int
+    headHash: str
+    previousSealHash: str
+    sealedAt: dt.datetime
+    keyId: str
+    signature: bytes
+
+
+def decision_record(
+    event: Event,
+    verdict: Verdict,
+    *,
+    head: ChainHead,
+    policy_version: str,
+    decided_at: dt.datetime,
+    source: Position,
+    feed_topic: str | None,
+) -> DecisionRecord:
+    """The decision on ``verdict`` as the next record of the chain at ``head``, hashed."""
+    record = DecisionRecord(
+        decisionId=f"{head.chain}#{head.next_sequence}",
+        eventId=event.event_id,
+        eventVersion=event.version,
+        eventKind=event_kind(event).value,
+        recipient=verdict.recipient,
+        decision=verdict.decision.value,
+        rules=list(verdict.rules),
+        removedFields=list(verdict.removed_fields),
+        authorizationIds=list(verdict.authorization_ids),
+        onwardTransfer=verdict.onward_transfer,
+        carriedEuPnr=verdict.carried_eu_pnr,
+        deliveredEuPnr=verdict.delivered_eu_pnr,
+        notifications=list(verdict.notifications),
+        reason=verdict.reason,
+        policyVersion=policy_version,
+        decidedAt=decided_at,
+        sourceTopic=source.topic,
+        sourcePartition=source.partition,
+        sourceOffset=source.offset,
+        feedTopic=feed_topic,
+        chain=head.chain,
+        sequence=head.next_sequence,
+        previousHash=head.head_hash,
+        hash="",  # decision_hash leaves this field out
+    )
+    record["hash"] = decision_hash(avro_dict(record))
+    return record
+
+
+def avro_dict(record: DecisionRecord | SealRecord) -> dict[str, Any]:
+    """The record as the untyped dict the hash and the Avro encoder take (no copy)."""
+    return cast(dict[str, Any], record)
 
 
 class ChainBook:
     """The heads of the chains of the partitions this router owns.
 
     ``restore`` sets a partition's head from the committed offset metadata; ``decision``
-    appends to it; ``seals`` signs every head that moved since the last seal; ``commit``
-    makes the moved heads the new committed state (after the Kafka transaction committed)
-    and ``rollback`` forgets them (after an abort).
+    appends to it; ``seal`` signs a head that moved since the last seal (``moved``);
+    ``commit`` makes the moved heads the new committed state (after the Kafka transaction
+    committed) and ``rollback`` forgets them (after an abort).
     """
 
     def __init__(self, signer: SealSigner, policy_version: str) -> None:
@@ -47,55 +138,47 @@ class ChainBook:
 
     def decision(
         self,
-        source: Source,
+        source: Position,
         event: Event,
         verdict: Verdict,
         feed_topic: str | None,
         decided_at: dt.datetime,
-    ) -> tuple[str, dict[str, Any]]:
-        """The next decision record of the source partition's chain: (chain id, Avro dict)."""
-        head = self._current[(source.topic, source.partition)]
-        record = decision_fields(
+    ) -> tuple[str, DecisionRecord]:
+        """The next decision record of the source partition's chain: (chain id, record)."""
+        key = (source.topic, source.partition)
+        head = self._current[key]
+        record = decision_record(
             event,
             verdict,
+            head=head,
             policy_version=self._policy_version,
             decided_at=decided_at,
-            source=(source.topic, source.partition, source.offset),
+            source=source,
             feed_topic=feed_topic,
-        ) | {
-            "decisionId": f"{head.chain}#{head.next_sequence}",
-            "chain": head.chain,
-            "sequence": head.next_sequence,
-            "previousHash": head.head_hash,
-        }
-        record["hash"] = decision_hash(record)
-        self._current[(source.topic, source.partition)] = ChainHead(
-            head.chain, head.next_sequence + 1, record["hash"]
         )
+        self._current[key] = ChainHead(head.chain, head.next_sequence + 1, record["hash"])
         return head.chain, record
 
     def moved(self) -> list[tuple[str, int]]:
         return [key for key, head in self._current.items() if head != self._committed.get(key)]
 
-    def seal(
-        self, topic: str, partition: int, sealed_at: dt.datetime
-    ) -> tuple[str, dict[str, Any]]:
+    def seal(self, topic: str, partition: int, sealed_at: dt.datetime) -> tuple[str, SealRecord]:
         """A signed seal of the partition's chain head, linking to the previous seal."""
         head = self._current[(topic, partition)]
         # The committed head is where the previous seal (or the chain's genesis) stands.
         previous_seal = self._committed[(topic, partition)].head_hash
         sequence = head.next_sequence - 1
-        return head.chain, {
-            "chain": head.chain,
-            "sequence": sequence,
-            "headHash": head.head_hash,
-            "previousSealHash": previous_seal,
-            "sealedAt": sealed_at,
-            "keyId": self._signer.key_id,
-            "signature": self._signer.sign(
+        return head.chain, SealRecord(
+            chain=head.chain,
+            sequence=sequence,
+            headHash=head.head_hash,
+            previousSealHash=previous_seal,
+            sealedAt=sealed_at,
+            keyId=self._signer.key_id,
+            signature=self._signer.sign(
                 seal_message(head.chain, sequence, head.head_hash, previous_seal)
             ),
-        }
+        )
 
     def metadata(self, topic: str, partition: int) -> str:
         return self._current[(topic, partition)].to_metadata()
