@@ -75,7 +75,7 @@ def prepare_kafka(
     )
     if proc.returncode != 0:
         raise IntelbusError(
-            f"formatting Kafka storage in {data_dir} failed:\n{proc.stdout[-2000:]}"
+            f"formatting Kafka storage in {data_dir} failed:\n{(proc.stdout + proc.stderr)[-2000:]}"
         )
     return config
 
