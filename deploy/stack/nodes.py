@@ -122,7 +122,7 @@ def prepare_kafka(java: Path, libs: Path, node: KafkaNode, operator_password: st
         check=False,
     )
     if proc.returncode != 0:
-        output = proc.stdout[-2000:].replace(operator_password, "***")
+        output = (proc.stdout + proc.stderr)[-2000:].replace(operator_password, "***")
         raise IntelbusError(f"formatting Kafka storage in {node.data_dir} failed:\n{output}")
     node.mark_operator_credential()
 
