@@ -85,9 +85,8 @@ def _row(measured: Measured) -> dict[str, Any]:
 
 def _with_group(ns: Namespace, name: str) -> Namespace:
     """The same topics, read by a new consumer group (so the events are routed again)."""
-    group = f"{ns.settings.topic_prefix}{name}"
     return Namespace(
-        ns.settings.model_copy(update={"router_group": group}), ns.topics, ns.recipients
+        ns.settings.model_copy(update={"router_group_tag": name}), ns.topics, ns.recipients
     )
 
 

@@ -21,9 +21,12 @@ from typing import Any
 import yaml
 
 from intelbus import clients, serde
+from intelbus.access.broker import apply_access
+from intelbus.access.principals import load_principals
 from intelbus.models import Record
+from intelbus.names import topic_map
 from intelbus.settings import Settings
-from intelbus.topics import TopicMap, apply_topics, load_topic_map
+from intelbus.topics import TopicMap, apply_topics
 from producers.publisher import Publisher
 from services.router.progress import LaneProgress, routing_targets
 
@@ -66,8 +69,6 @@ class Namespace:
 
     @classmethod
     def create(cls, base: Settings, name: str, policies_dir: Path | None = None) -> Namespace:
-        from intelbus.policy.recipients import load_recipients  # noqa: PLC0415
-
         prefix = f"bench-{name}-{uuid.uuid4().hex[:6]}."
         settings = base.model_copy(
             update={
@@ -75,9 +76,12 @@ class Namespace:
                 "policies_dir_override": policies_dir or base.policies_dir,
             }
         )
-        topics = load_topic_map(settings.topics_file, prefix)
-        recipients = [r.id for r in load_recipients(settings.policies_dir)]
-        apply_topics(clients.admin(settings), topics.specs(recipients))
+        topics = topic_map(settings)
+        principals = load_principals(settings.policies_dir)
+        admin = clients.admin(settings)
+        apply_topics(admin, topics.specs(principals))
+        apply_access(admin, settings, topics, principals)
+        recipients = list(principals.recipients)
         serde.register_schemas(serde.registry_client(settings), settings.schemas_dir)
         return cls(settings, topics, recipients)
 
@@ -160,9 +164,9 @@ def run_until_consumed(
     lookouts topic, stop it with SIGTERM. Throughput is measured from the first committed
     progress to 100%, so that start-up (imports, group join) does not count; progress moves
     once per commit interval, so a run should last many intervals."""
-    targets = routing_targets(ns.settings, ns.topics.lookouts)
+    targets = routing_targets(ns.settings, ns.topics.lookouts("cbp"))
     total = sum(targets.values())
-    progress = LaneProgress(ns.settings, group_lane, ns.topics.lookouts, targets)
+    progress = LaneProgress(ns.settings, group_lane, ns.topics.lookouts("cbp"), targets)
     with log.open("ab") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=out)
     try:

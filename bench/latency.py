@@ -97,14 +97,14 @@ class _Probe:
         if self.time_lookouts:
             self.sent_at[event_id] = time.perf_counter()
         value = self.lookouts.with_id(event_id)
-        produce(self.loader, self.ns.topics.lookouts, value, event_id.encode())
+        produce(self.loader, self.ns.topics.lookouts("cbp"), value, event_id.encode())
         self.loader.poll(0)
 
     def send_probes(self, i: int) -> None:
         now = time.perf_counter()
         self.sent_at[f"A{i}"] = self.sent_at[f"R{i}"] = now
         self.prober.produce(
-            self.ns.topics.officer_safety, self.alerts.with_id(f"A{i}"), f"A{i}".encode()
+            self.ns.topics.officer_safety("cbp"), self.alerts.with_id(f"A{i}"), f"A{i}".encode()
         )
         self.prober.produce(self.raw_topic, f"R{i}".encode(), f"R{i}".encode())
         self.prober.poll(0)

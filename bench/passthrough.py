@@ -14,7 +14,7 @@ import time
 from confluent_kafka import TopicPartition
 
 from intelbus import clients
-from intelbus.names import topic_map
+from intelbus.names import router_group, topic_map
 from intelbus.policy.recipients import load_recipients
 from intelbus.settings import Settings
 
@@ -25,7 +25,7 @@ def main() -> None:
     settings = Settings()
     topics = topic_map(settings)
     outputs = [topics.feed(r.id) for r in load_recipients(settings.policies_dir)]
-    group = f"{settings.router_group}.{GROUP_LANE}"
+    group = router_group(settings, GROUP_LANE)
     consumer = clients.consumer(settings, group, "bench-passthrough")
     producer = clients.transactional_producer(
         settings,
@@ -34,7 +34,7 @@ def main() -> None:
         **{"linger.ms": 5, "queue.buffering.max.messages": 1_000_000},
     )
     producer.init_transactions(30)
-    consumer.subscribe([topics.lookouts])
+    consumer.subscribe([topics.lookouts("cbp")])
     stop = False
 
     def on_signal(*_: object) -> None:

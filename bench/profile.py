@@ -24,11 +24,13 @@ def profile_lookouts_lane(ns: Namespace) -> str:
     ``ns`` must name a consumer group that has not routed these events yet."""
     router = Router(ns.settings, lanes=("lookouts",))
     (lane,) = router.lanes()
-    targets = routing_targets(ns.settings, ns.topics.lookouts)
+    targets = routing_targets(ns.settings, ns.topics.lookouts("cbp"))
 
     def stop_when_routed() -> None:
         try:
-            with LaneProgress(ns.settings, "lookouts", ns.topics.lookouts, targets) as progress:
+            with LaneProgress(
+                ns.settings, "lookouts", ns.topics.lookouts("cbp"), targets
+            ) as progress:
                 wait_for(
                     lambda: progress.fraction() >= 1.0,
                     timeout=600,

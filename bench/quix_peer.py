@@ -69,7 +69,7 @@ def main() -> None:
         loglevel="WARNING",
     )
     inbound = app.topic(
-        topics.lookouts,
+        topics.lookouts("cbp"),
         value_deserializer="bytes",
         key_deserializer="bytes",
     )

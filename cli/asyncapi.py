@@ -9,9 +9,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from intelbus.access.principals import load_principals
 from intelbus.asyncapi import build_document, render
 from intelbus.names import topic_map
-from intelbus.policy.recipients import load_recipients
 from intelbus.settings import Settings
 
 __all__ = ["DEFAULT_FILE", "document_text", "register"]
@@ -37,9 +37,12 @@ def register(commands: Any) -> None:
 
 def document_text(settings: Settings) -> str:
     """The document of the bus these settings describe, rendered as YAML."""
-    topics = topic_map(settings)
-    recipients = [recipient.id for recipient in load_recipients(settings.policies_dir)]
-    document = build_document(topics, recipients, settings.schemas_dir, version=version("intelbus"))
+    document = build_document(
+        topic_map(settings),
+        load_principals(settings.policies_dir),
+        settings.schemas_dir,
+        version=version("intelbus"),
+    )
     return render(document)
 
 

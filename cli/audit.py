@@ -15,6 +15,7 @@ from consumers.audit.log import Entry, read_decision_log
 from consumers.audit.query import DecisionFilter, export, report_rows
 from consumers.audit.verify import verify_log
 from intelbus import chain
+from intelbus.access.principals import load_principals
 from intelbus.errors import IntelbusError
 from intelbus.models import Decision, PolicyDecision
 from intelbus.names import topic_map
@@ -82,6 +83,8 @@ def _topic(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def _entries(args: argparse.Namespace, settings: Settings) -> list[Entry]:
+    if not settings.principal_override:  # reviewers read the log as the reviewer principal
+        settings = settings.as_principal(load_principals(settings.policies_dir).reviewer)
     progress = Progress("read", interval=2.0)
     entries = list(read_decision_log(settings, _topic(args, settings), progress))
     if progress.done >= 10_000:

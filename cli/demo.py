@@ -21,14 +21,16 @@ from consumers.feed import FeedItem
 from consumers.subscriber import read_feed
 from deploy.stack.local import LocalStack
 from intelbus import chain, clients, serde
+from intelbus.access.broker import apply_access
+from intelbus.access.principals import load_principals
 from intelbus.logs import configure_logging
 from intelbus.models import DisclosureAuthorization, Lookout, OfficerSafetyAlert, Record
-from intelbus.policy.recipients import load_recipients
+from intelbus.names import topic_map
 from intelbus.settings import Settings
 from intelbus.tables import table
-from intelbus.topics import TopicMap, apply_topics, load_topic_map
+from intelbus.topics import TopicMap, apply_topics
 from producers.publisher import Publisher
-from services.router.progress import wait_until_authorizations_applied, wait_until_routed
+from services.router.progress import wait_until_all_routed, wait_until_authorizations_applied
 from services.router.service import Router
 from services.scenario import PHASE_1, PHASE_2, TITLES, load_phase
 
@@ -81,8 +83,9 @@ class Demo:
             }
         )
         self.say = say
-        self.topics: TopicMap = load_topic_map(self.settings.topics_file, prefix)
-        self.recipients = [r.id for r in load_recipients(self.settings.policies_dir)]
+        self.topics: TopicMap = topic_map(self.settings)
+        self.principals = load_principals(self.settings.policies_dir)
+        self.recipients = list(self.principals.recipients)
         self.now = dt.datetime.now(dt.UTC)
 
     def run(self) -> int:
@@ -90,7 +93,9 @@ class Demo:
         say = self.say
         _heading(say, "1. The local stack: Kafka (KRaft) and Apicurio Registry")
         LocalStack(self.settings, say=lambda line: say(f"   {line}")).up()
-        apply_topics(clients.admin(self.settings), self.topics.specs(self.recipients))
+        admin = clients.admin(self.settings)
+        apply_topics(admin, self.topics.specs(self.principals))
+        apply_access(admin, self.settings, self.topics, self.principals)
         serde.register_schemas(serde.registry_client(self.settings), self.settings.schemas_dir)
         say(f"   topics {self.settings.topic_prefix}* created; schemas registered (BACKWARD)")
 
@@ -139,11 +144,7 @@ class Demo:
 
     def _await_deliveries(self) -> dict[str, dict[str, FeedItem]]:
         """Wait until the router has processed everything published, then read the feeds."""
-        wait_until_routed(
-            self.settings,
-            ("lookouts", self.topics.lookouts),
-            ("officer-safety", self.topics.officer_safety),
-        )
+        wait_until_all_routed(self.settings)
         return self._feeds()
 
     def _side_by_side(self, feeds: dict[str, dict[str, FeedItem]], event_ids: list[str]) -> None:
@@ -188,7 +189,7 @@ class Demo:
             f"valid until {authorization.valid_until:%Y-%m-%d}"
         )
         # It applies to events decided after it reaches the router.
-        wait_until_authorizations_applied(self.settings, self.topics.authorizations)
+        wait_until_authorizations_applied(self.settings, self.topics.authorizations("cbp"))
         self.say("   the router has applied it")
         self._publish([update])
         feeds = self._await_deliveries()

@@ -42,6 +42,11 @@ def register(commands: Any) -> None:
     explain.add_argument(
         "--authorizations", type=Path, help="disclosure authorizations in force (JSON or NDJSON)"
     )
+    explain.add_argument(
+        "--approved-by",
+        metavar="AGENCY",
+        help="the agency that published --authorizations (e.g. CBP)",
+    )
     explain.add_argument("--json", action="store_true", help="print exactly one JSON object")
     explain.set_defaults(run=_explain)
 
@@ -68,12 +73,20 @@ def _load_event(path: Path) -> Event:
         raise IntelbusError(f"{path}: not a valid {model.__name__}: {problems}") from None
 
 
-def _load_book(path: Path | None) -> AuthorizationBook:
+def _load_book(path: Path | None, approved_by: str | None) -> AuthorizationBook:
     book = AuthorizationBook()
     if path is None:
         return book
+    if not approved_by:
+        raise IntelbusError(
+            "--authorizations needs --approved-by AGENCY: an authorization counts as issued by "
+            "the agency that published it (on the bus: whose topic it arrived on), never by "
+            "what its text says"
+        )
     with path.open() as stream:
-        _, problems = parse_records(stream, DisclosureAuthorization, book.put)
+        _, problems = parse_records(
+            stream, DisclosureAuthorization, lambda a: book.put(a, approved_by)
+        )
     if problems:
         raise IntelbusError("\n".join(f"{path}: {problem}" for problem in problems))
     return book
@@ -85,7 +98,7 @@ def _explain(args: argparse.Namespace, settings: Settings) -> int:
     at = args.at or dt.datetime.now(dt.UTC)
     if at.tzinfo is None:
         raise IntelbusError("--at needs a time zone, e.g. 2026-11-23T12:00:00Z")
-    engine = PolicyEngine(policy, _load_book(args.authorizations))
+    engine = PolicyEngine(policy, _load_book(args.authorizations, args.approved_by))
     verdict = engine.evaluate(event, event.to_avro(), args.recipient, at)
     if args.json:
         print(

@@ -21,6 +21,9 @@ def register(commands: Any) -> None:
         "up", help="fetch artifacts once, start both, wait until healthy"
     ).set_defaults(run=_up)
     actions.add_parser("down", help="stop both (SIGTERM, then SIGKILL)").set_defaults(run=_down)
+    actions.add_parser(
+        "init", help="make the CA, certificates, operator credential for docker compose"
+    ).set_defaults(run=_init)
     actions.add_parser("status", help="pids, addresses, health, data directory").set_defaults(
         run=_status
     )
@@ -33,6 +36,12 @@ def register(commands: Any) -> None:
 
 def _up(_: argparse.Namespace, settings: Settings) -> int:
     LocalStack(settings).up()
+    return 0
+
+
+def _init(_: argparse.Namespace, settings: Settings) -> int:
+    config = LocalStack(settings).init_for_docker()
+    print(f"ready for `INTELBUS_HOME={settings.home} docker compose up -d`: {config}")
     return 0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from consumers.feed import FeedItem
 from consumers.render import item_json, item_line
 from consumers.subscriber import Subscriber, read_feed, read_parked
+from intelbus.access.principals import subscriber_principal
 from intelbus.errors import IntelbusError
 from intelbus.jsonout import dumps
 from intelbus.policy.recipients import load_recipients
@@ -44,6 +45,8 @@ def _subscribe(args: argparse.Namespace, settings: Settings) -> int:
     known = [recipient.id for recipient in load_recipients(settings.policies_dir)]
     if args.recipient not in known:
         raise IntelbusError(f"unknown recipient {args.recipient!r}; known: {', '.join(known)}")
+    if not settings.principal_override:  # a recipient reads as its own subscriber principal
+        settings = settings.as_principal(subscriber_principal(args.recipient))
 
     def show(item: FeedItem) -> None:
         print(dumps(item_json(item)) if args.json else item_line(item), flush=True)
@@ -68,9 +71,7 @@ def _subscribe(args: argparse.Namespace, settings: Settings) -> int:
         for item in read_feed(settings, args.recipient, args.follow, stop):
             show(item)
         return 0
-    subscriber = Subscriber(
-        settings, args.recipient, show, group=f"intelbus-subscribe.{args.recipient}"
-    )
+    subscriber = Subscriber(settings, args.recipient, show)
     signal.signal(signal.SIGTERM, lambda *_: subscriber.stop.set())
     try:
         subscriber.run(follow=args.follow)

@@ -44,7 +44,8 @@ def principal_prefix(settings: Settings, principal: str) -> str:
 def router_group(settings: Settings, lane: str) -> str:
     """The consumer group of one router lane (all its workers share it)."""
     router = load_principals(settings.policies_dir).router
-    return principal_prefix(settings, router) + lane
+    tag = f"{settings.router_group_tag}." if settings.router_group_tag else ""
+    return principal_prefix(settings, router) + tag + lane
 
 
 def router_transactional_id(settings: Settings, lane: str) -> str:

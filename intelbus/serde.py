@@ -35,6 +35,7 @@ from intelbus.models import (
     PolicyDecision,
     Record,
 )
+from intelbus.secrets import SecretStore
 from intelbus.settings import Settings
 
 __all__ = [
@@ -164,11 +165,15 @@ class WriterSchemas:
 
 
 def registry_client(settings: Settings) -> SchemaRegistryClient:
+    """The registry as ``settings.principal``: HTTP basic authentication with its bus
+    password (the registry lets only the operator change schemas)."""
     # A bounded wait: a request the registry never answers is retried (the client's own
     # retry policy) instead of hanging its caller for ever.
-    return SchemaRegistryClient(
-        {"url": settings.schema_registry_url, "timeout": _REGISTRY_TIMEOUT_S}
-    )
+    config: dict[str, Any] = {"url": settings.schema_registry_url, "timeout": _REGISTRY_TIMEOUT_S}
+    if settings.security_protocol != "PLAINTEXT":
+        password = SecretStore(settings.secrets_dir).password(settings.principal)
+        config["basic.auth.user.info"] = f"{settings.principal}:{password}"
+    return SchemaRegistryClient(config)
 
 
 class RecordSerializer(Generic[R]):

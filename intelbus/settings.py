@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("INTELBUS_KEYS_DIR"),
         description="The router's decision-signing key and public keys (default: <home>/keys).",
     )
+    router_group_tag: str = Field(
+        default="",
+        description="Names a separate set of router consumer groups over the same topics "
+        "(a benchmark routing the same events again).",
+    )
     router_instance: str = Field(
         default="0",
         description="Distinct per router process of one group: it names the transactional ids.",
@@ -179,15 +184,19 @@ class Settings(BaseSettings):
 
     def as_env(self) -> dict[str, str]:
         """The environment variables under which another intelbus process (a router, the
-        CLI) works on the same bus: broker, registry, topics, group, keys and policies."""
-        return {
+        CLI) works on the same bus: broker, registry, topics, group, keys and policies (and
+        the identity, when one was chosen; else each command takes its role's own)."""
+        identity = (
+            {"INTELBUS_PRINCIPAL": self.principal_override} if self.principal_override else {}
+        )
+        return identity | {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "INTELBUS_HOME": str(self.home),
-            "INTELBUS_PRINCIPAL": self.principal,
             "INTELBUS_SECURITY_PROTOCOL": self.security_protocol,
             "INTELBUS_CA_FILE": str(self.ca_file),
             "SCHEMA_REGISTRY_URL": self.schema_registry_url,
             "INTELBUS_TOPIC_PREFIX": self.topic_prefix,
+            "INTELBUS_ROUTER_GROUP_TAG": self.router_group_tag,
             "INTELBUS_KEYS_DIR": str(self.keys_dir),
             "INTELBUS_DATA_DIR": str(self.data_dir),
             "INTELBUS_TOPICS_FILE": str(self.topics_file),

@@ -13,13 +13,13 @@ compacted by it), a case outcome by the event it reports on.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from intelbus import clients, serde
+from intelbus.access.principals import Role, load_principals
 from intelbus.errors import IntelbusError
 from intelbus.models import (
     CaseOutcome,
@@ -28,7 +28,7 @@ from intelbus.models import (
     OfficerSafetyAlert,
     Record,
 )
-from intelbus.names import topic_map
+from intelbus.names import publisher_transactional_id, topic_map
 from intelbus.position import Position
 from intelbus.producer import produce
 from intelbus.progress import Progress
@@ -80,11 +80,32 @@ def _event_id(record: Record) -> str:
     return record.event_id
 
 
+def _declared_agency(record: Record) -> str:
+    match record:
+        case Lookout() | OfficerSafetyAlert():
+            return record.originator.agency
+        case CaseOutcome():
+            return record.reported_by
+    raise TypeError(type(record).__name__)
+
+
 class Publisher:
+    """Publishes as ``settings.principal``: a publisher principal writes its own agency's
+    topics (whatever its records claim: the router dead-letters a false originator); the
+    operator publishes each record on the topics of the agency it names."""
+
     def __init__(self, settings: Settings, client_id: str = "intelbus-publisher") -> None:
         self.settings = settings
         self.client_id = client_id
         self.topics: TopicMap = topic_map(settings)
+        self.principals = load_principals(settings.policies_dir)
+        me = self.principals.named(settings.principal)
+        if me is None or me.role not in (Role.PUBLISHER, Role.OPERATOR):
+            raise IntelbusError(
+                f"{settings.principal} does not publish: connect as a publisher of "
+                "policies/principals.yaml (--as publisher-<agency>)"
+            )
+        self._own = me.acts_for  # None for the operator
         registry = serde.registry_client(settings)
         self._serdes = {
             model: serde.RecordSerializer(registry, model, settings.schemas_dir)
@@ -94,13 +115,33 @@ class Publisher:
 
     def encode(self, record: Record) -> Outgoing:
         """Serialize ``record`` against the registered schema; nothing is sent yet."""
-        topic = self.topics.role(_TOPIC_ROLE[type(record)]).name
+        topic = self.topics.of_publisher(
+            _TOPIC_ROLE[type(record)], self._publisher_for(record)
+        ).name
         return Outgoing(
             topic=topic,
             key=message_key(record).encode(),
             value=self._serdes[type(record)].serialize(record, topic),
             event_id=_event_id(record),
         )
+
+    def _publisher_for(self, record: Record) -> str:
+        if self._own is not None:
+            return self._own
+        if isinstance(record, DisclosureAuthorization):
+            approvers = self.principals.approvers
+            if len(approvers) != 1:
+                raise IntelbusError("publish authorizations as their approver's publisher")
+            return approvers[0].id
+        claimed = _declared_agency(record)
+        publisher = self.principals.publisher_of_agency(claimed) or next(
+            (p for p in self.principals.publishers if p.id == claimed), None
+        )
+        if publisher is None:
+            raise IntelbusError(
+                f"{_event_id(record)}: no publisher for agency {claimed!r} in principals.yaml"
+            )
+        return publisher.id
 
     def publish(self, record: Record) -> Position:
         """Publish one record and wait for the broker's acknowledgement."""
@@ -118,6 +159,8 @@ class Publisher:
             self._producer, outgoing.topic, outgoing.value, outgoing.key, on_delivery=on_delivery
         )
         self._producer.flush(_ACK_TIMEOUT_S)
+        if failures:
+            clients.raise_if_refused(failures[0], self.settings, "write", outgoing.topic)
         if failures or not deliveries:
             reason = failures[0] if failures else f"no acknowledgement in {_ACK_TIMEOUT_S:.0f}s"
             raise PublishError(
@@ -128,7 +171,7 @@ class Publisher:
     def publish_batch(self, batch: Iterable[Outgoing], progress: Progress | None = None) -> int:
         """Publish all of ``batch`` in one transaction; return how many were acknowledged."""
         producer = clients.transactional_producer(
-            self.settings, self.client_id, f"{self.client_id}-{uuid.uuid4()}"
+            self.settings, self.client_id, publisher_transactional_id(self.settings)
         )
         try:
             producer.init_transactions(_ACK_TIMEOUT_S)
@@ -142,7 +185,10 @@ class Publisher:
             producer.commit_transaction(_ACK_TIMEOUT_S)
         except KafkaException as error:
             _abort_quietly(producer)
-            raise PublishError(f"nothing was published (transaction aborted): {error}") from None
+            refused = clients.refusal(error.args[0], self.settings)
+            raise PublishError(
+                f"nothing was published (transaction aborted): {refused or error}"
+            ) from None
         return count
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from intelbus import clients, serde
+from intelbus.access.broker import apply_access
+from intelbus.access.principals import load_principals
 from intelbus.errors import IntelbusError
 from intelbus.names import topic_map
-from intelbus.policy.recipients import load_recipients
 from intelbus.settings import Settings
 from intelbus.topics import TopicMap, apply_topics
 from intelbus.waiting import Timeout
@@ -57,8 +58,11 @@ class Bus:
 def bus(endpoints: Endpoints) -> Bus:
     settings = _settings(endpoints, prefix=f"t{uuid.uuid4().hex[:10]}.")
     topics = topic_map(settings)
-    recipients = [recipient.id for recipient in load_recipients(settings.policies_dir)]
-    apply_topics(clients.admin(settings), topics.specs(recipients))
+    principals = load_principals(settings.policies_dir)
+    admin = clients.admin(settings)
+    apply_topics(admin, topics.specs(principals))
+    # Deny by default: the test's router, publishers and subscribers get the ACLs of the data.
+    apply_access(admin, settings, topics, principals)
     return Bus(settings, topics)
 
 

@@ -62,9 +62,13 @@ def authorization(
 
 
 def verdicts(
-    event: Event, *authorizations: DisclosureAuthorization, at: dt.datetime = AT
+    event: Event,
+    *authorizations: DisclosureAuthorization,
+    at: dt.datetime = AT,
+    approved_by: str = "CBP",
 ) -> dict[str, Verdict]:
-    """What every recipient of the policy set gets of ``event``."""
-    engine = PolicyEngine(POLICY, AuthorizationBook(authorizations))
+    """What every recipient of the policy set gets of ``event``, with ``authorizations`` in
+    force as issued by the agency ``approved_by`` (whose topic they arrived on)."""
+    engine = PolicyEngine(POLICY, AuthorizationBook(authorizations, approved_by=approved_by))
     record = event.to_avro()
     return {r: engine.evaluate(event, record, r, at) for r in RECIPIENTS}

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import cli
+from intelbus.access.principals import Principals, load_principals
 from intelbus.asyncapi import (
     ASYNCAPI_VERSION,
     AVRO_SCHEMA_FORMAT,
@@ -22,9 +23,15 @@ from intelbus.asyncapi import (
     render,
 )
 from intelbus.headers import DeadLetterHeaders, DeliveryHeaders, ParkedHeaders
-from intelbus.policy.recipients import load_recipients
 from intelbus.serde import MESSAGE_TYPES, expanded_schema
-from intelbus.topics import RECIPIENT_ROLES, TOPIC_ROLES, TopicMap, load_topic_map
+from intelbus.topics import (
+    APPROVER_ROLES,
+    PUBLISHER_ROLES,
+    RECIPIENT_ROLES,
+    TOPIC_ROLES,
+    TopicMap,
+    load_topic_map,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "docs" / "asyncapi.yaml"
@@ -43,13 +50,13 @@ def _topics() -> TopicMap:
     return load_topic_map(ROOT / "deploy" / "topics.yaml")
 
 
-def _recipients() -> list[str]:
-    return [recipient.id for recipient in load_recipients(ROOT / "policies")]
+def _principals() -> Principals:
+    return load_principals(ROOT / "policies")
 
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return build_document(_topics(), _recipients(), SCHEMAS, version=version("intelbus"))
+    return build_document(_topics(), _principals(), SCHEMAS, version=version("intelbus"))
 
 
 @pytest.fixture
@@ -86,42 +93,53 @@ def test_committed_document_is_current(document: dict[str, Any]) -> None:
 
 def test_render_is_deterministic(document: dict[str, Any]) -> None:
     """Two builds render identically, and the YAML reads back as the document itself."""
-    again = build_document(_topics(), _recipients(), SCHEMAS, version=version("intelbus"))
+    again = build_document(_topics(), _principals(), SCHEMAS, version=version("intelbus"))
     assert render(again) == render(document)
     assert yaml.safe_load(render(document)) == document
 
 
 def test_document_is_asyncapi_3(document: dict[str, Any]) -> None:
-    """The document declares AsyncAPI 3.0.0 and the local Kafka server, with no invented
-    security schemes."""
+    """The document declares AsyncAPI 3.0.0 and the local Kafka server, TLS only, with the
+    SCRAM-SHA-512 scheme every client authenticates with."""
     assert document["asyncapi"] == ASYNCAPI_VERSION == "3.0.0"
     assert document["servers"] == {
         "local": {
             "host": "127.0.0.1:9092",
-            "protocol": "kafka",
+            "protocol": "kafka-secure",
             "description": document["servers"]["local"]["description"],
+            "security": [{"$ref": "#/components/securitySchemes/scram"}],
         }
     }
-    assert "securitySchemes" not in document["components"]
+    assert document["components"]["securitySchemes"]["scram"]["type"] == "scramSha512"
 
 
 def test_a_channel_for_every_topic_role(document: dict[str, Any]) -> None:
-    """Every fixed topic is a channel at its address; every per-recipient topic is one
-    parameterised channel whose recipient parameter enumerates the recipients."""
-    topics = _topics()
+    """Every fixed topic is a channel at its address; every per-recipient, per-publisher and
+    per-approver topic is one parameterised channel whose parameter enumerates them."""
+    topics, principals = _topics(), _principals()
     channels = document["channels"]
-    assert sorted(CHANNEL_ROLES.values()) == sorted(TOPIC_ROLES + RECIPIENT_ROLES)
+    assert sorted(CHANNEL_ROLES.values()) == sorted(
+        TOPIC_ROLES + RECIPIENT_ROLES + PUBLISHER_ROLES + APPROVER_ROLES
+    )
     for channel, role in CHANNEL_ROLES.items():
+        address = channels[channel]["address"]
         if role in TOPIC_ROLES:
-            assert channels[channel]["address"] == topics.role(role).name
+            assert address == topics.role(role).name
             assert "parameters" not in channels[channel]
             continue
-        address = channels[channel]["address"]
-        assert "{recipient}" in address
-        enum = channels[channel]["parameters"]["recipient"]["enum"]
-        assert enum == sorted(_recipients())
-        for recipient in enum:
-            assert address.format(recipient=recipient) == topics.of_recipient(role, recipient).name
+        if role in RECIPIENT_ROLES:
+            enum = channels[channel]["parameters"]["recipient"]["enum"]
+            assert enum == sorted(principals.recipients)
+            for recipient in enum:
+                assert (
+                    address.format(recipient=recipient) == topics.of_recipient(role, recipient).name
+                )
+            continue
+        enum = channels[channel]["parameters"]["publisher"]["enum"]
+        owners = principals.approvers if role in APPROVER_ROLES else principals.publishers
+        assert enum == sorted(p.id for p in owners)
+        for publisher in enum:
+            assert address.format(publisher=publisher) == topics.of_publisher(role, publisher).name
 
 
 def test_every_message_type_with_its_expanded_schema(document: dict[str, Any]) -> None:

@@ -30,8 +30,8 @@ def routed(cli_env: Bus) -> Bus:
             publisher.publish(record)
         wait_until_routed(
             cli_env.settings,
-            ("lookouts", cli_env.topics.lookouts),
-            ("officer-safety", cli_env.topics.officer_safety),
+            ("lookouts", cli_env.topics.lookouts("cbp")),
+            ("officer-safety", cli_env.topics.officer_safety("cbp")),
         )
     return cli_env
 

@@ -113,13 +113,13 @@ class DecisionLog:
         self._source_offsets: dict[int, int] = defaultdict(int)
 
     def chain(self, partition: int) -> str:
-        return f"{TOPICS.lookouts}/{partition}@0"
+        return f"{TOPICS.lookouts('cbp')}/{partition}@0"
 
     def transaction(self, partition: int, decisions: int) -> None:
         """One event of lookouts ``partition`` decided for the first ``decisions`` recipients."""
         if self._source_offsets[partition] == 0:
-            self.book.restore(TOPICS.lookouts, partition, None, 0)
-        source = Position(TOPICS.lookouts, partition, self._source_offsets[partition])
+            self.book.restore(TOPICS.lookouts("cbp"), partition, None, 0)
+        source = Position(TOPICS.lookouts("cbp"), partition, self._source_offsets[partition])
         self._source_offsets[partition] += 1
         for verdict in VERDICTS[:decisions]:
             feed = TOPICS.feed(verdict.recipient) if verdict.view is not None else None

@@ -79,7 +79,10 @@ _expect(
 def test_examples_end_to_end(bus: Bus) -> None:
     now = dt.datetime.now(dt.UTC)
     publisher = Publisher(bus.settings)
-    lanes = (("lookouts", bus.topics.lookouts), ("officer-safety", bus.topics.officer_safety))
+    lanes = (
+        ("lookouts", bus.topics.lookouts("cbp")),
+        ("officer-safety", bus.topics.officer_safety("cbp")),
+    )
     with running_router(bus.settings):
         for record in load_phase(PHASE_1, now):
             publisher.publish(record)
@@ -87,7 +90,7 @@ def test_examples_end_to_end(bus: Bus) -> None:
         authorization, update = load_phase(PHASE_2, now)
         publisher.publish(authorization)
         # It applies to events decided after it reaches the router.
-        wait_until_authorizations_applied(bus.settings, bus.topics.authorizations)
+        wait_until_authorizations_applied(bus.settings, bus.topics.authorizations("cbp"))
         publisher.publish(update)
         wait_until_routed(bus.settings, *lanes)
 

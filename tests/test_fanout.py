@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from intelbus.access.principals import load_principals
 from intelbus.chain import (
     GENESIS,
     decision_hash,
@@ -47,6 +48,7 @@ from tests.scenarios import Scenario, scenarios
 
 SETTINGS = Settings()
 TOPICS = load_topic_map(SETTINGS.topics_file, "")
+PRINCIPALS = load_principals(SETTINGS.policies_dir)
 ROUTER = "test-router-0"
 SCENARIOS = scenarios(AT)
 _IDS: dict[type[Record], int] = {
@@ -94,11 +96,15 @@ class Lane:
     event_model: type[Lookout] | type[OfficerSafetyAlert]
     keys_dir: Path
     authorizations: tuple[DisclosureAuthorization, ...] = ()
-    offsets: Counter[int] = field(default_factory=Counter)
+    offsets: Counter[tuple[str, int]] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         lookouts = self.event_model is Lookout
-        self.topic = TOPICS.lookouts if lookouts else TOPICS.officer_safety
+        inbound_role = "lookouts" if lookouts else "officer_safety"
+        # Each publisher's own inbound topic, and the agency whose publisher alone writes it.
+        self.topics = {
+            p.agency: TOPICS.of_publisher(inbound_role, p.id).name for p in PRINCIPALS.publishers
+        }
         self.role = "feed" if lookouts else "alerts"
         self.codecs = Codecs(
             CountingCodec(self.event_model),
@@ -110,25 +116,35 @@ class Lane:
         self.chains = ChainBook(load_signer(self.keys_dir), POLICY.version)
         feeds = {r: TOPICS.of_recipient(self.role, r).name for r in RECIPIENTS}
         self.fanout = Fanout(
-            PolicyEngine(POLICY, AuthorizationBook(self.authorizations)),
+            PolicyEngine(POLICY, AuthorizationBook(self.authorizations, approved_by="CBP")),
             self.chains,
-            FanoutTopics(feeds, TOPICS.decisions, TOPICS.dead_letter),
+            FanoutTopics(
+                feeds,
+                TOPICS.decisions,
+                TOPICS.dead_letter,
+                {topic: agency for agency, topic in self.topics.items()},
+            ),
             self.codecs,
             ROUTER,
         )
 
-    def inbound(self, value: bytes | None, partition: int = 0) -> Inbound:
-        """The next message of ``partition`` (its chain restored at its first)."""
-        offset = self.offsets[partition]
+    def inbound(self, value: bytes | None, partition: int = 0, agency: str = "CBP") -> Inbound:
+        """The next message of ``partition`` of ``agency``'s topic (its chain restored at its
+        first)."""
+        topic = self.topics[agency]
+        offset = self.offsets[(topic, partition)]
         if offset == 0:
-            self.chains.restore(self.topic, partition, None, 0)
-        self.offsets[partition] += 1
-        return Inbound(Position(self.topic, partition, offset), b"subject-key", value)
+            self.chains.restore(topic, partition, None, 0)
+        self.offsets[(topic, partition)] += 1
+        return Inbound(Position(topic, partition, offset), b"subject-key", value)
 
-    def route(self, event: Event, partition: int = 0) -> tuple[Inbound, list[Outbound]]:
+    def route(
+        self, event: Event, partition: int = 0, agency: str | None = None
+    ) -> tuple[Inbound, list[Outbound]]:
+        """Route ``event`` as published by ``agency`` (by default: its declared originator)."""
         # Encoded with the reader's codec: the counting one counts only what the fan-out does.
         value = self.events.codec(self.event_model).encode(event.to_avro())
-        inbound = self.inbound(value, partition)
+        inbound = self.inbound(value, partition, agency or event.originator.agency)
         return inbound, self.fanout.route(inbound, self.events.read(inbound.value), AT)
 
     def encoded(self, codec: FastCodec) -> int:
@@ -236,7 +252,7 @@ def test_decision_records_chain_per_partition(tmp_path: Path) -> None:
         _, outbound = lane.route(factories.lookout(event_id=f"lk-{n}"), partition)
         for decision in _decisions(outbound):
             chains.setdefault(decision.chain, []).append(decision)
-    assert sorted(chains) == [f"{TOPICS.lookouts}/0@0", f"{TOPICS.lookouts}/1@0"]
+    assert sorted(chains) == [f"{TOPICS.lookouts('cbp')}/0@0", f"{TOPICS.lookouts('cbp')}/1@0"]
     for chain, decisions in chains.items():
         assert [d.sequence for d in decisions] == list(range(len(decisions)))
         assert [d.previous_hash for d in decisions] == [GENESIS] + [d.hash for d in decisions[:-1]]
@@ -320,3 +336,27 @@ def test_rejected_input_is_only_dead_lettered(
         reason, rejected.value.detail, str(inbound.position), ROUTER
     )
     assert lane.fanout.seals(AT) == []
+
+
+def test_an_event_claiming_another_agency_is_dead_lettered_and_delivered_nowhere(
+    tmp_path: Path,
+) -> None:
+    """Proven originator: the topic an event arrives on says which agency published it (only
+    that agency's publisher may write there). An ICE-originated lookout arriving on CBP's
+    topic, i.e. CBP's publisher claiming to be ICE, reaches no feed and no decision record:
+    only the dead letter, with reason originator-mismatch naming both."""
+    lane = Lane(Lookout, tmp_path)
+    event = factories.lookout(event_id="claims-ice")
+    claimed = event.model_copy(
+        update={"originator": event.originator.model_copy(update={"agency": "ICE"})}
+    )
+    inbound, outbound = lane.route(claimed, agency="CBP")
+    [dead] = outbound
+    assert (dead.topic, dead.value) == (TOPICS.dead_letter, inbound.value)
+    headers = DeadLetterHeaders.decode(_headers(dead))
+    assert headers.reason == "originator-mismatch"
+    assert "'ICE'" in headers.detail
+    assert TOPICS.lookouts("cbp") in headers.detail
+    # The same event from ICE's own publisher is routed.
+    _, routed = lane.route(claimed)
+    assert len(_decisions(routed)) == len(RECIPIENTS)

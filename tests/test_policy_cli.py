@@ -51,27 +51,61 @@ def test_explain_json_is_exactly_one_object(capsys: pytest.CaptureFixture[str]) 
     assert explained["view"]["eventId"] == "cbp-ntc-2026-0417-1"
 
 
-def test_explain_with_authorizations(capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        main(
-            [
-                "policy",
-                "explain",
-                "--event",
-                str(EXAMPLES_DIR / "lookouts" / "eu-pnr-ntc-update.json"),
-                "--recipient",
-                "ice",
-                "--authorizations",
-                str(EXAMPLES_DIR / "authorizations" / "cbp-grants-ice-pnr-disclosure.json"),
-                "--at",
-                "2026-11-23T12:00:00Z",
-            ]
-        )
-        == 0
+def _explain_with_authorization(
+    path: Path, approved_by: str | None, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    approver = ["--approved-by", approved_by] if approved_by else []
+    code = main(
+        [
+            "policy",
+            "explain",
+            "--event",
+            str(EXAMPLES_DIR / "lookouts" / "eu-pnr-ntc-update.json"),
+            "--recipient",
+            "ice",
+            "--authorizations",
+            str(path),
+            *approver,
+            "--at",
+            "2026-11-23T12:00:00Z",
+        ]
     )
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+AUTHORIZATION = EXAMPLES_DIR / "authorizations" / "cbp-grants-ice-pnr-disclosure.json"
+
+
+def test_explain_with_authorizations(capsys: pytest.CaptureFixture[str]) -> None:
+    """An authorization CBP issued releases the EU PNR to ICE, and is named."""
+    code, out = _explain_with_authorization(AUTHORIZATION, "CBP", capsys)
+    assert code == 0
     assert "ice would get cbp-ntc-2026-0417-2: deliver" in out
     assert "authorizations: cbp-tpr-2026-0031" in out
+
+
+def test_authorization_counts_only_as_its_publishers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attack that worked: an authorization whose free-text approving office merely
+    starts with "CBP", issued by somebody else, released EU PNR to ICE. The approver is who
+    published it: the same authorization from ICE releases nothing."""
+    forged = json.loads(AUTHORIZATION.read_text()) | {"approvingOffice": "CBPX Anybody at all"}
+    path = tmp_path / "forged.json"
+    path.write_text(json.dumps(forged))
+    code, out = _explain_with_authorization(path, "ICE", capsys)
+    assert code == 0
+    assert "ice would get cbp-ntc-2026-0417-2: deliver-redacted" in out
+    assert "cbp-tpr-2026-0031" not in out
+
+
+def test_authorizations_without_their_approver_are_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out = _explain_with_authorization(AUTHORIZATION, None, capsys)
+    assert code == 1
+    assert "--approved-by" in out
 
 
 def _broken_policies(tmp_path: Path) -> Path:

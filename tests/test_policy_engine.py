@@ -132,7 +132,9 @@ def test_revoked_and_out_of_window_authorizations_cover_nothing() -> None:
         active.model_copy(update={"revoked": True}),
         active.model_copy(update={"valid_from": AT + dt.timedelta(minutes=1)}),
         active.model_copy(update={"valid_until": AT}),
-        active.model_copy(update={"approving_office": "ICE Office of Intelligence"}),
         active.model_copy(update={"case_reference": "CASE-2"}),
     ):
         assert verdicts(event, inactive)["ice"].removed_fields == ("pnr",)
+    # Issued by anyone but the approving agency (CBP), whatever its text says, it is void.
+    claims_cbp = active.model_copy(update={"approving_office": "CBP Office of Field Operations"})
+    assert verdicts(event, claims_cbp, approved_by="ICE")["ice"].removed_fields == ("pnr",)

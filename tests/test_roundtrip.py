@@ -18,8 +18,8 @@ def test_lookout_and_alert_round_trip_through_broker_and_registry(bus: Bus) -> N
     alert = factories.alert()
     producer = clients.producer(bus.settings, "test")
     for record, model, topic in (
-        (lookout, Lookout, bus.topics.lookouts),
-        (alert, OfficerSafetyAlert, bus.topics.officer_safety),
+        (lookout, Lookout, bus.topics.lookouts("cbp")),
+        (alert, OfficerSafetyAlert, bus.topics.officer_safety("cbp")),
     ):
         writer = serde.RecordSerializer(client, model, bus.settings.schemas_dir)
         data = writer.serialize(record, topic)
@@ -27,8 +27,8 @@ def test_lookout_and_alert_round_trip_through_broker_and_registry(bus: Bus) -> N
     assert producer.flush(30) == 0
 
     for record, model, topic in (
-        (lookout, Lookout, bus.topics.lookouts),
-        (alert, OfficerSafetyAlert, bus.topics.officer_safety),
+        (lookout, Lookout, bus.topics.lookouts("cbp")),
+        (alert, OfficerSafetyAlert, bus.topics.officer_safety("cbp")),
     ):
         [message] = read_all(bus.settings, topic, expected=1)
         value = value_of(message)

@@ -47,7 +47,7 @@ def test_grant_revoke_and_window(bus: Bus) -> None:
         valid_until=now + dt.timedelta(days=1),
     )
     publisher = Publisher(bus.settings)
-    lanes = (("lookouts", bus.topics.lookouts),)
+    lanes = (("lookouts", bus.topics.lookouts("cbp")),)
 
     def route(record: Lookout) -> None:
         publisher.publish(record)
@@ -55,7 +55,7 @@ def test_grant_revoke_and_window(bus: Bus) -> None:
 
     def authorize(record: DisclosureAuthorization) -> None:
         publisher.publish(record)
-        wait_until_authorizations_applied(bus.settings, bus.topics.authorizations)
+        wait_until_authorizations_applied(bus.settings, bus.topics.authorizations("cbp"))
 
     with running_router(bus.settings):
         route(pnr_lookout("before-grant"))

@@ -59,7 +59,7 @@ def test_sigkill_at_20_percent_then_restart_gives_exactly_once(
     settings = bus.settings
     publisher = Publisher(settings)
     publisher.publish_batch(publisher.encode(event) for event in lookouts(EVENTS, seed=11))
-    topic = bus.topics.lookouts
+    topic = bus.topics.lookouts("cbp")
     targets = routing_targets(settings, topic)
     log = tmp_path / "router.log"
 

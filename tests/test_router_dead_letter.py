@@ -43,7 +43,7 @@ def _unknown_marking_bytes(bus: Bus, lookout: Lookout) -> bytes:
 
 def test_bad_inputs_are_dead_lettered_and_good_ones_routed(bus: Bus) -> None:
     settings = bus.settings.model_copy(update={"max_event_bytes": 64 * 1024})
-    topic = bus.topics.lookouts
+    topic = bus.topics.lookouts("cbp")
     client = serde.registry_client(settings)
     lookout_serde = serde.RecordSerializer(client, Lookout, settings.schemas_dir)
     now = dt.datetime.now(dt.UTC)

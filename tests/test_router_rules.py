@@ -30,8 +30,8 @@ def test_each_rule_fires_and_holds_back_through_the_router(bus: Bus) -> None:
     with running_router(bus.settings):
         wait_until_routed(
             bus.settings,
-            ("lookouts", bus.topics.lookouts),
-            ("officer-safety", bus.topics.officer_safety),
+            ("lookouts", bus.topics.lookouts("cbp")),
+            ("officer-safety", bus.topics.officer_safety("cbp")),
         )
 
     # One decision record per (event, recipient), with the expected rules and fields.

@@ -26,6 +26,7 @@ def _private_settings(home: Path, **overrides: object) -> Settings:
     ports = {
         "kafka_port": _free_port(),
         "controller_port": _free_port(),
+        "internal_port": _free_port(),
         "registry_port": _free_port(),
         "registry_management_port": _free_port(),
     }
@@ -70,26 +71,33 @@ def test_restart_keeps_messages_and_schema_ids(private_stack: LocalStack) -> Non
     assert private_stack.up() is False
 
     topics = load_topic_map(settings.topics_file)
-    apply_topics(clients.admin(settings), [topics.role("lookouts")])
+    apply_topics(clients.admin(settings), [topics.of_publisher("lookouts", "cbp")])
     client = serde.registry_client(settings)
     ids = serde.register_schemas(client, settings.schemas_dir)
     lookouts = [factories.lookout() for _ in range(5)]
     lookout_serde = serde.RecordSerializer(client, Lookout, settings.schemas_dir)
     producer = clients.producer(settings, "test")
     for record in lookouts:
-        producer.produce(topics.lookouts, lookout_serde.serialize(record, topics.lookouts))
+        producer.produce(
+            topics.lookouts("cbp"), lookout_serde.serialize(record, topics.lookouts("cbp"))
+        )
     assert producer.flush(30) == 0
 
     assert private_stack.down() is True
     assert _java_pids_of(private_stack) == []
-    for port in (settings.kafka_port, settings.controller_port, settings.registry_port):
+    for port in (
+        settings.kafka_port,
+        settings.internal_port,
+        settings.controller_port,
+        settings.registry_port,
+    ):
         assert is_free(port)
     assert private_stack.down() is False
 
     assert private_stack.up() is True
     fresh_client = serde.registry_client(settings)  # no cached schemas
     assert {subject: fresh_client.get_latest_version(subject).schema_id for subject in ids} == ids
-    messages = read_all(settings, topics.lookouts, expected=len(lookouts))
+    messages = read_all(settings, topics.lookouts("cbp"), expected=len(lookouts))
     fresh_reader = ContractReader.connect(settings, [Lookout], fresh_client)
     read_back = [fresh_reader.read(value_of(m)).record for m in messages]
     assert sorted(read_back, key=repr) == sorted(lookouts, key=repr)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from intelbus import clients
-from intelbus.policy.recipients import load_recipients
+from intelbus.access.principals import load_principals
 from intelbus.topics import apply_topics, load_topic_map
 from tests.conftest import Bus
 
@@ -19,23 +19,22 @@ def _describe(bus: Bus, topic: str) -> dict[str, str]:
 
 def test_apply_creates_declared_topics_with_their_configs(bus: Bus) -> None:
     """The bus fixture applied the topics: each exists with its partitions and configs."""
-    recipients = [r.id for r in load_recipients(bus.settings.policies_dir)]
+    principals = load_principals(bus.settings.policies_dir)
     metadata = clients.admin(bus.settings).list_topics(timeout=10).topics
-    for spec in bus.topics.specs(recipients):
+    for spec in bus.topics.specs(principals):
         assert len(metadata[spec.name].partitions) == spec.partitions
         config = _describe(bus, spec.name)
         for key, value in spec.config.items():
             assert config[key] == value, (spec.name, key)
-    assert _describe(bus, bus.topics.authorizations)["cleanup.policy"] == "compact"
+    assert _describe(bus, bus.topics.authorizations("cbp"))["cleanup.policy"] == "compact"
     assert _describe(bus, bus.topics.decisions)["retention.ms"] == "-1"
-    for recipient in recipients:
+    for recipient in principals.recipients:
         assert {bus.topics.feed(recipient), bus.topics.alerts(recipient)} <= set(metadata)
         assert bus.topics.parked(recipient) in metadata
 
 
 def test_apply_is_idempotent_and_repairs_drift(bus: Bus) -> None:
-    recipients = [r.id for r in load_recipients(bus.settings.policies_dir)]
-    specs = bus.topics.specs(recipients)
+    specs = bus.topics.specs(load_principals(bus.settings.policies_dir))
     admin = clients.admin(bus.settings)
     assert set(apply_topics(admin, specs).values()) == {"unchanged"}
 
@@ -51,5 +50,6 @@ def test_apply_is_idempotent_and_repairs_drift(bus: Bus) -> None:
 
 def test_prefix_applies_to_every_topic(bus: Bus) -> None:
     topics = load_topic_map(bus.settings.topics_file, "abc.")
-    assert all(spec.name.startswith("abc.") for spec in topics.specs(["cbp"]))
+    principals = load_principals(bus.settings.policies_dir)
+    assert all(spec.name.startswith("abc.") for spec in topics.specs(principals))
     assert topics.feed("cbp") == "abc.intel.feed.cbp"

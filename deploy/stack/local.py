@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -30,7 +31,8 @@ from deploy.stack.artifacts import ensure_artifacts
 from deploy.stack.java import find_java
 from deploy.stack.ports import ensure_free
 from deploy.stack.process import ManagedProcess
-from deploy.stack.tls import TlsFiles, ensure_tls
+from deploy.stack.registry_auth import registry_users, write_registry_users
+from deploy.stack.tls import DOCKER_HOST, TlsFiles, ensure_tls
 from intelbus import clients
 from intelbus.access.principals import load_principals
 from intelbus.errors import IntelbusError
@@ -150,8 +152,28 @@ class LocalStack:
 
     # -- lifecycle ------------------------------------------------------------------------
 
+    def refresh_registry_users(self) -> bool:
+        """Bring the registry's users in line with the principals and their passwords; a
+        running registry restarts to read them. True if they changed."""
+        store = SecretStore(self.settings.secrets_dir)
+        text = registry_users(load_principals(self.settings.policies_dir), store)
+        changed = write_registry_users(self.settings.home / "registry", text)
+        if changed and self.registry.pid() is not None:
+            self.say("the registry's users changed: restarting it")
+            self.registry.stop()
+        return changed
+
+    def _stop_what_changed(self) -> None:
+        """Stop a server whose configuration this intelbus would write differently, so that
+        ``up`` starts it with the current one (nothing else is lost: the data stays)."""
+        if self.kafka.pid() is not None and not self._node().config_is_current():
+            self.say("Kafka runs with an older configuration of intelbus: restarting it")
+            self.kafka.stop()
+        self.refresh_registry_users()
+
     def up(self) -> bool:
         """Start whatever is not running and wait until both answer. False if already up."""
+        self._stop_what_changed()
         if self.is_up():
             self.say(f"local stack already running (home {self.settings.home}); nothing to do")
             return False
@@ -162,9 +184,6 @@ class LocalStack:
             s.artifact_cache, s.kafka_versions, s.registry_versions, self.say
         )
         node = self._node()
-        if self.kafka.pid() is not None and not node.config_is_current():
-            self.say("Kafka runs with an older configuration of intelbus: restarting it")
-            self.kafka.stop()
         if self.kafka.pid() is None:
             ensure_free(s.kafka_port, "Kafka broker")
             ensure_free(s.internal_port, "Kafka internal listener")
@@ -205,6 +224,27 @@ class LocalStack:
             f"  data      {s.home}"
         )
         return True
+
+    def init_for_docker(self) -> Path:
+        """The CA, the broker's certificate, the operator's credential, and the broker's
+        configuration as docker-compose.yml mounts it; returns the configuration file."""
+        s = self.settings
+        ensure_tls(s.tls_dir)
+        SecretStore(s.secrets_dir).ensure(self.operator_name)
+        node = nodes.KafkaNode(
+            Path("/var/lib/kafka"),
+            9092,
+            9094,
+            9093,
+            TlsFiles(Path("/etc/intelbus/tls")),
+            self.operator_name,
+            bind_host="0.0.0.0",
+            node_host=DOCKER_HOST,
+        )
+        config = s.home / "docker" / "server.properties"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(node.config_text())
+        return config
 
     def _add_operator_credential(
         self, argv: Callable[..., list[str]], node: nodes.KafkaNode, password: str

@@ -54,6 +54,10 @@ class KafkaNode:
     controller_port: int
     tls: TlsFiles
     operator: str
+    # Where the listeners bind, and the name the node is reached by (the local stack: both
+    # loopback; in a container: every interface of the container, and its service name).
+    bind_host: str = "127.0.0.1"
+    node_host: str = "127.0.0.1"
 
     @property
     def data_dir(self) -> Path:
@@ -77,6 +81,8 @@ class KafkaNode:
             data_dir=self.data_dir,
             tls_dir=self.tls.directory,
             operator=self.operator,
+            bind_host=self.bind_host,
+            node_host=self.node_host,
         )
 
     def config_is_current(self) -> bool:

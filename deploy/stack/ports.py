@@ -63,6 +63,6 @@ def ensure_free(port: int, purpose: str) -> None:
     held_by = f" by {holder}" if holder else ""
     raise IntelbusError(
         f"port {port} ({purpose}) is already in use{held_by}. Stop that process or choose "
-        "another port (INTELBUS_KAFKA_PORT, INTELBUS_CONTROLLER_PORT, INTELBUS_REGISTRY_PORT, "
-        "INTELBUS_REGISTRY_MANAGEMENT_PORT)."
+        "another port (INTELBUS_KAFKA_PORT, INTELBUS_CONTROLLER_PORT, INTELBUS_INTERNAL_PORT, "
+        "INTELBUS_REGISTRY_PORT, INTELBUS_REGISTRY_MANAGEMENT_PORT)."
     )

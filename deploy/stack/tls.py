@@ -20,9 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["BROKER_PRINCIPAL", "TlsFiles", "ensure_tls"]
+__all__ = ["BROKER_PRINCIPAL", "DOCKER_HOST", "TlsFiles", "ensure_tls"]
 
 BROKER_CN = "intelbus-broker"
+DOCKER_HOST = "kafka"  # the broker's service name in docker-compose.yml
 BROKER_PRINCIPAL = f"User:CN={BROKER_CN}"
 _VALIDITY = dt.timedelta(days=3650)
 
@@ -91,7 +92,11 @@ def _certificate(
     else:
         builder = builder.add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName("localhost"),
+                    x509.DNSName(DOCKER_HOST),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
             ),
             False,
         ).add_extension(

@@ -1,7 +1,9 @@
 """The recorded disclosure authorizations the router knows, and which of them cover a delivery.
 
-The router rebuilds this book from the compacted authorizations topic: the latest record per
-authorization id wins (a revocation is a new record with ``revoked: true``).
+The router rebuilds this book from the approving agencies' compacted authorizations topics:
+the latest record per authorization id wins (a revocation is a new record with
+``revoked: true``). Who approved an authorization is the agency whose topic it arrived on
+(only that agency's principal may write there), never what its text says.
 """
 
 from __future__ import annotations
@@ -15,22 +17,30 @@ __all__ = ["AuthorizationBook"]
 
 
 class AuthorizationBook:
-    def __init__(self, authorizations: Iterable[DisclosureAuthorization] = ()) -> None:
+    def __init__(
+        self, authorizations: Iterable[DisclosureAuthorization] = (), approved_by: str = ""
+    ) -> None:
         self._by_id: dict[str, DisclosureAuthorization] = {}
+        self._approver: dict[str, str] = {}
         self._index: dict[tuple[str, AuthorizationKind], dict[str, DisclosureAuthorization]] = {}
         for authorization in authorizations:
-            self.put(authorization)
+            self.put(authorization, approved_by)
 
-    def put(self, authorization: DisclosureAuthorization) -> None:
-        """Add or replace (by id) an authorization."""
+    def put(self, authorization: DisclosureAuthorization, approved_by: str) -> None:
+        """Add or replace (by id) an authorization that ``approved_by`` (an agency) issued."""
         self.remove(authorization.authorization_id)
         self._by_id[authorization.authorization_id] = authorization
+        self._approver[authorization.authorization_id] = approved_by.upper()
         key = (authorization.recipient, authorization.kind)
         self._index.setdefault(key, {})[authorization.authorization_id] = authorization
 
-    def remove(self, authorization_id: str) -> None:
-        """Forget an authorization (a tombstone on the compacted topic)."""
+    def remove(self, authorization_id: str, approved_by: str | None = None) -> None:
+        """Forget an authorization (a tombstone on the compacted topic): only its approver's
+        tombstone counts when ``approved_by`` is given."""
+        if approved_by is not None and self._approver.get(authorization_id) != approved_by.upper():
+            return
         old = self._by_id.pop(authorization_id, None)
+        self._approver.pop(authorization_id, None)
         if old is not None:
             self._index[(old.recipient, old.kind)].pop(authorization_id, None)
 
@@ -53,7 +63,7 @@ class AuthorizationBook:
 
         Active: not revoked and ``valid_from <= at < valid_until``. Covering: it names the
         event, or the event's case (``case_only``: only the case counts). ``purpose`` and
-        ``approving_agency``, when given, must match too.
+        ``approving_agency``, when given, must be the agency that issued it.
         """
         for authorization in self._index.get((recipient, kind), {}).values():
             if authorization.revoked or not (
@@ -66,10 +76,8 @@ class AuthorizationBook:
                 continue
             if purpose is not None and authorization.purpose != purpose:
                 continue
-            if (
-                approving_agency is not None
-                and not authorization.approving_office.upper().startswith(approving_agency.upper())
-            ):
+            approver = self._approver[authorization.authorization_id]
+            if approving_agency is not None and approver != approving_agency.upper():
                 continue
             return authorization
         return None

@@ -1,8 +1,12 @@
-"""Keep the authorization book current from the compacted authorizations topic."""
+"""Keep the authorization book current from the approving agencies' authorizations topics.
+
+Each approving agency has a compacted topic only its publisher may write: an authorization's
+approver is the agency whose topic it arrived on."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
@@ -32,15 +36,19 @@ class AuthorizationFeed:
         self,
         settings: Settings,
         group: str,
-        topic: str,
+        approvers: Mapping[str, str],
         reader: ContractReader,
     ) -> None:
+        """``approvers``: each approving agency's authorizations topic -> that agency."""
         self.book = AuthorizationBook()
-        self._topic = topic
+        self._approvers = approvers
         self._reader = reader
         self._consumer = clients.consumer(settings, group, "router-authorizations")
-        partitions = self._consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        self._partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
+        self._partitions = [
+            TopicPartition(topic, p, OFFSET_BEGINNING)
+            for topic in approvers
+            for p in self._consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        ]
         self._consumer.assign(self._partitions)
 
     def refresh(self, timeout: float = 0.0) -> int:
@@ -50,7 +58,7 @@ class AuthorizationFeed:
             if message.error():
                 log.warning("authorizations.read_error", error=str(message.error()))
                 continue
-            self._apply(message.key(), message.value())
+            self._apply(self._approvers[message.topic() or ""], message.key(), message.value())
             applied += 1
         if applied:
             self._consumer.commit(asynchronous=True)
@@ -59,21 +67,24 @@ class AuthorizationFeed:
     def catch_up(self, timeout: float = 60.0) -> None:
         """Block until everything committed before now has been applied."""
         ends = {
-            tp.partition: self._consumer.get_watermark_offsets(tp, timeout=10)[1]
+            (tp.topic, tp.partition): self._consumer.get_watermark_offsets(tp, timeout=10)[1]
             for tp in self._partitions
         }
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             positions = self._consumer.position(self._partitions)
-            if all(ends[tp.partition] == 0 or tp.offset >= ends[tp.partition] for tp in positions):
+            if all(
+                ends[(tp.topic, tp.partition)] == 0 or tp.offset >= ends[(tp.topic, tp.partition)]
+                for tp in positions
+            ):
                 break
             self.refresh(timeout=0.2)
         log.info("authorizations.loaded", count=len(self.book))
 
-    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+    def _apply(self, approver: str, key: bytes | None, value: bytes | None) -> None:
         if value is None:  # a tombstone: the authorization is gone
             if key:
-                self.book.remove(key.decode())
+                self.book.remove(key.decode(), approved_by=approver)
             return
         try:
             authorization = self._reader.read(value).record
@@ -81,9 +92,10 @@ class AuthorizationFeed:
             log.error("authorizations.unreadable", error=str(error)[:300])
             return
         assert isinstance(authorization, DisclosureAuthorization)
-        self.book.put(authorization)
+        self.book.put(authorization, approved_by=approver)
         log.info(
             "authorizations.applied",
+            approved_by=approver,
             authorization_id=authorization.authorization_id,
             recipient=authorization.recipient,
             kind=authorization.kind.value,

@@ -55,6 +55,8 @@ class FanoutTopics:
     feeds: Mapping[str, str]
     decisions: str
     dead_letter: str
+    # Inbound topic -> the agency whose publisher alone may write it (the proven originator).
+    originators: Mapping[str, str]
 
 
 class _Views:
@@ -107,6 +109,16 @@ class Fanout:
         event, value = decoded.record, inbound.value
         assert isinstance(event, Lookout | OfficerSafetyAlert)
         assert value is not None
+        proven = self._topics.originators.get(inbound.position.topic)
+        if proven is None or proven.upper() != event.originator.agency.upper():
+            return [
+                self._dead_letter(
+                    inbound,
+                    "originator-mismatch",
+                    f"{event.event_id} declares originator {event.originator.agency!r} but was "
+                    f"published on {inbound.position.topic} (publisher of {proven or 'nobody'})",
+                )
+            ]
         views = _Views(value, self._codecs)
         version = self._engine.policy.version
         outbound: list[Outbound] = []

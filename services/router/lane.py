@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -28,6 +29,7 @@ from confluent_kafka import (
 )
 
 from intelbus import clients
+from intelbus.access.principals import Principals
 from intelbus.chain import SealSigner
 from intelbus.models import Lookout, OfficerSafetyAlert
 from intelbus.names import router_group, router_transactional_id
@@ -62,12 +64,14 @@ class RouterContext:
     policy: PolicySet
     signer: SealSigner
     stop: threading.Event
+    principals: Principals
+    agencies: Mapping[str, str]  # inbound topic -> the agency whose publisher writes it
 
 
 @dataclass(frozen=True)
 class LaneConfig:
     name: str
-    topic: str
+    topics: tuple[str, ...]  # one per publisher
     event_model: type[Lookout] | type[OfficerSafetyAlert]
     delivers_to: str  # the per-recipient topic role (deploy/topics.yaml): feed or alerts
     commit_interval_s: float
@@ -90,7 +94,7 @@ class Lane:
         self.authorizations = AuthorizationFeed(
             settings,
             f"{self.group}.authorizations",
-            topics.authorizations,
+            {topics.authorizations(a.id): a.agency for a in context.principals.approvers},
             self.serdes.authorizations,
         )
         engine = PolicyEngine(context.policy, self.authorizations.book)
@@ -102,7 +106,7 @@ class Lane:
         self.fanout = Fanout(
             engine,
             self.chains,
-            FanoutTopics(feeds, topics.decisions, topics.dead_letter),
+            FanoutTopics(feeds, topics.decisions, topics.dead_letter, context.agencies),
             self.serdes.codecs,
             self.transactional_id,
         )
@@ -167,13 +171,13 @@ class Lane:
 
     def run(self) -> None:
         self.consumer.subscribe(
-            [self.config.topic],
+            list(self.config.topics),
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
             on_lost=self._on_revoke,
         )
         self.authorizations.catch_up()
-        self.log.info("router.lane_started", topic=self.config.topic, group=self.group)
+        self.log.info("router.lane_started", topics=self.config.topics, group=self.group)
         last_stats = time.monotonic()
         try:
             while not self.stop.is_set():

@@ -8,16 +8,21 @@ from __future__ import annotations
 from confluent_kafka import TopicPartition
 
 from intelbus import clients
-from intelbus.names import router_group
+from intelbus.access.principals import load_principals
+from intelbus.names import router_group, topic_map
 from intelbus.settings import Settings
 from intelbus.topic_reader import read_to_end
 from intelbus.waiting import wait_for
+
+# The router's lanes, by the inbound topic role each reads (deploy/topics.yaml).
+LANE_OF_ROLE = {"lookouts": "lookouts", "officer_safety": "officer-safety"}
 
 __all__ = [
     "LaneProgress",
     "lane_assignments",
     "lane_is_running",
     "routing_targets",
+    "wait_until_all_routed",
     "wait_until_authorizations_applied",
     "wait_until_routed",
 ]
@@ -90,6 +95,20 @@ def wait_until_routed(
                 what=f"the {lane} lane to process everything in {topic}",
                 interval=0.1,
             )
+
+
+def wait_until_all_routed(settings: Settings, timeout: float = 120) -> None:
+    """Wait until both lanes have committed every message now in every publisher's topics."""
+    topics, principals = topic_map(settings), load_principals(settings.policies_dir)
+    wait_until_routed(
+        settings,
+        *[
+            (LANE_OF_ROLE[role], topics.of_publisher(role, p.id).name)
+            for role in LANE_OF_ROLE
+            for p in principals.publishers
+        ],
+        timeout=timeout,
+    )
 
 
 def wait_until_authorizations_applied(settings: Settings, authorizations_topic: str) -> None:

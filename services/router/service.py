@@ -14,11 +14,13 @@ from types import FrameType
 import structlog
 
 from intelbus import chain
+from intelbus.access.principals import load_principals
 from intelbus.models import Lookout, OfficerSafetyAlert
 from intelbus.names import topic_map
 from intelbus.policy.policyset import PolicySet, load_policy_set
 from intelbus.settings import Settings
 from services.router.lane import Lane, LaneConfig, RouterContext
+from services.router.progress import LANE_OF_ROLE
 
 __all__ = ["LANES", "Router"]
 
@@ -35,22 +37,36 @@ class Router:
         policy: PolicySet | None = None,
         lanes: tuple[str, ...] = LANES,
     ) -> None:
-        self.settings = settings
+        principals = load_principals(settings.policies_dir)
+        # The router connects as the router principal unless told otherwise (INTELBUS_PRINCIPAL).
+        self.settings = (
+            settings if settings.principal_override else settings.as_principal(principals.router)
+        )
+        self.principals = principals
         self.lane_names = lanes
         # Refuse to start on an invalid policy set (fail closed).
         self.policy = policy or load_policy_set(settings.policies_dir)
         self.topics = topic_map(settings)
+        # Which agency published on each inbound topic: the broker lets only its publisher
+        # write there, so this, not the event's text, is the event's proven originator.
+        self.agencies = {
+            self.topics.of_publisher(role, p.id).name: p.agency
+            for p in principals.publishers
+            for role in LANE_OF_ROLE
+        }
         self.signer = chain.load_signer(settings.keys_dir)
         self.stop = threading.Event()
         self.failures: list[BaseException] = []
 
     def lanes(self) -> list[Lane]:
         s = self.settings
-        context = RouterContext(s, self.topics, self.policy, self.signer, self.stop)
+        context = RouterContext(
+            s, self.topics, self.policy, self.signer, self.stop, self.principals, self.agencies
+        )
         configs = {
             "lookouts": LaneConfig(
                 "lookouts",
-                self.topics.lookouts,
+                tuple(self.topics.lookouts(p.id) for p in self.principals.publishers),
                 Lookout,
                 "feed",
                 s.commit_interval_ms / 1000,
@@ -58,7 +74,7 @@ class Router:
             ),
             "officer-safety": LaneConfig(
                 "officer-safety",
-                self.topics.officer_safety,
+                tuple(self.topics.officer_safety(p.id) for p in self.principals.publishers),
                 OfficerSafetyAlert,
                 "alerts",
                 s.alert_commit_interval_ms / 1000,
