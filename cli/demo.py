@@ -22,14 +22,22 @@ from consumers.subscriber import read_feed
 from deploy.stack.local import LocalStack
 from intelbus import chain, clients, serde
 from intelbus.access.broker import apply_access
-from intelbus.access.principals import load_principals
+from intelbus.access.principals import (
+    load_principals,
+    publisher_principal,
+    subscriber_principal,
+)
+from intelbus.clients import NotAuthorized
+from intelbus.errors import IntelbusError
+from intelbus.headers import DeadLetterHeaders, header_map
 from intelbus.logs import configure_logging
 from intelbus.models import DisclosureAuthorization, Lookout, OfficerSafetyAlert, Record
 from intelbus.names import topic_map
 from intelbus.settings import Settings
 from intelbus.tables import table
+from intelbus.topic_reader import read_to_end
 from intelbus.topics import TopicMap, apply_topics
-from producers.publisher import Publisher
+from producers.publisher import Publisher, PublishError
 from services.router.progress import wait_until_all_routed, wait_until_authorizations_applied
 from services.router.service import Router
 from services.scenario import PHASE_1, PHASE_2, TITLES, load_phase
@@ -85,6 +93,7 @@ class Demo:
         self.say = say
         self.topics: TopicMap = topic_map(self.settings)
         self.principals = load_principals(self.settings.policies_dir)
+        self.reviewer = self.settings.as_principal(self.principals.reviewer)
         self.recipients = list(self.principals.recipients)
         self.now = dt.datetime.now(dt.UTC)
 
@@ -104,6 +113,7 @@ class Demo:
         try:
             self._phase_one()
             self._phase_two()
+            self._wall()
         finally:
             router.stop.set()
             thread.join(60)
@@ -135,10 +145,13 @@ class Demo:
             title = TITLES.get(_id_of(record), type(record).__name__)
             self.say(f"   published  {title:<52} -> {delivery.topic}")
 
+    def _as_subscriber(self, recipient: str) -> Settings:
+        return self.settings.as_principal(subscriber_principal(recipient))
+
     def _feeds(self) -> dict[str, dict[str, FeedItem]]:
         stop = threading.Event()
         return {
-            r: {item.event_id: item for item in read_feed(self.settings, r, False, stop)}
+            r: {item.event_id: item for item in read_feed(self._as_subscriber(r), r, False, stop)}
             for r in self.recipients
         }
 
@@ -208,9 +221,51 @@ class Demo:
                 )
                 self.say(f"   {event_id:<22} {_cell(item):<18} {shown}")
 
+    def _refused(self, what: str, attempt: Callable[[], object]) -> None:
+        try:
+            attempt()
+        except (NotAuthorized, PublishError) as refused:
+            self.say(f"   refused: {what}\n            {refused}")
+            return
+        raise IntelbusError(f"the wall has a hole: {what} was allowed")
+
+    def _wall(self) -> None:
+        _heading(self.say, "4. The wall: the broker, not the client, decides who reads and writes")
+        ice = self._as_subscriber("ice")
+        stop = threading.Event()
+        self._refused(
+            "ICE reads CBP's feed",
+            lambda: list(read_feed(ice, "cbp", follow=False, stop=stop)),
+        )
+        self._refused(
+            "ICE reads the inbound lookouts CBP published (EU PNR whole)",
+            lambda: list(read_to_end(ice, self.topics.lookouts("cbp"))),
+        )
+        ice_publisher = Publisher(self.settings.as_principal(publisher_principal("ice")))
+        authorization, update = load_phase(PHASE_2, self.now)
+        assert isinstance(authorization, DisclosureAuthorization)
+        forged = authorization.model_copy(update={"authorization_id": "ice-self-grant-1"})
+        self._refused(
+            "ICE publishes an EU PNR disclosure authorization for itself",
+            lambda: ice_publisher.publish(forged),
+        )
+        assert isinstance(update, Lookout)
+        claims_cbp = update.model_copy(update={"event_id": "ice-posing-as-cbp-1"})
+        ice_publisher.publish(claims_cbp)
+        wait_until_all_routed(self.settings)
+        for message in read_to_end(self.settings, self.topics.dead_letter):
+            why = DeadLetterHeaders.decode(header_map(message))
+            if why.reason == "originator-mismatch":
+                self.say(
+                    "   dead-lettered: an ICE publisher's lookout claiming CBP as its "
+                    f"originator\n            {why.reason}: {why.detail}"
+                )
+                return
+        raise IntelbusError("the wall has a hole: a false originator was not dead-lettered")
+
     def _audit(self) -> None:
-        _heading(self.say, "4. Compliance: the decision log")
-        entries = list(read_decision_log(self.settings, self.topics.decisions))
+        _heading(self.say, "5. Compliance: the decision log")
+        entries = list(read_decision_log(self.reviewer, self.topics.decisions))
         decisions = [e.decision for e in entries if e.decision is not None]
         for line in table(
             ["recipient", "decision", "rule", "count"], report_rows(decisions)

@@ -126,13 +126,18 @@ class Publisher:
         )
 
     def _publisher_for(self, record: Record) -> str:
-        if self._own is not None:
-            return self._own
+        """Whose topics ``record`` goes to (the broker decides whether this principal may)."""
         if isinstance(record, DisclosureAuthorization):
-            approvers = self.principals.approvers
+            # An authorization goes to the approving agency's topic, which only its publisher
+            # may write: from anybody else the broker refuses it.
+            approvers = [p.id for p in self.principals.approvers]
+            if self._own in approvers:
+                return self._own
             if len(approvers) != 1:
                 raise IntelbusError("publish authorizations as their approver's publisher")
-            return approvers[0].id
+            return approvers[0]
+        if self._own is not None:
+            return self._own
         claimed = _declared_agency(record)
         publisher = self.principals.publisher_of_agency(claimed) or next(
             (p for p in self.principals.publishers if p.id == claimed), None
