@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any
 
+from deploy.stack.local import LocalStack
 from intelbus import clients
 from intelbus.access.broker import apply_access, inspect_access, revoke, rotate
 from intelbus.access.credentials import client_config, render
@@ -51,6 +52,14 @@ def register(commands: Any) -> None:
     credentials.set_defaults(run=_credentials)
 
 
+def _sync_local_registry(settings: Settings) -> None:
+    """The local stack's registry knows the principals by their bus passwords: give it the
+    current ones (it restarts when they changed). A registry elsewhere is left alone."""
+    stack = LocalStack(settings, say=lambda _: None)
+    if stack.registry.pid() is not None and stack.up():
+        print("the local schema registry restarted with the current credentials")
+
+
 def _operator(settings: Settings) -> Settings:
     return settings.as_principal(load_principals(settings.policies_dir).operator)
 
@@ -61,6 +70,7 @@ def _apply(_: argparse.Namespace, settings: Settings) -> int:
     done = apply_access(clients.admin(settings), settings, topic_map(settings), principals)
     for line in done:
         print(line)
+    _sync_local_registry(settings)
     print(f"access matches policies/ ({len(principals.all)} principals); {len(done)} change(s)")
     return 0
 
@@ -111,6 +121,7 @@ def _rotate(args: argparse.Namespace, settings: Settings) -> int:
     settings = _operator(settings)
     _known(settings, args.principal)
     rotate(clients.admin(settings), settings, args.principal)
+    _sync_local_registry(settings)
     print(
         f"new password for {args.principal} (in {settings.secrets_dir}); hand out "
         f"`intelbus access credentials --for {args.principal}` again"
@@ -123,6 +134,7 @@ def _revoke(args: argparse.Namespace, settings: Settings) -> int:
     if not revoke(clients.admin(settings), settings, args.principal):
         print(f"{args.principal} had no credential", file=sys.stderr)
         return 1
+    _sync_local_registry(settings)
     print(f"revoked {args.principal}: it can no longer connect")
     return 0
 
