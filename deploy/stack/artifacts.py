@@ -1,9 +1,11 @@
 """Fetch the stack's Java artifacts from Maven Central, once, into a versioned cache.
 
-Kafka's classpath comes from ``deploy/maven/pom.xml`` (``dependency:copy-dependencies``);
-Apicurio Registry is its ``-all`` tar.gz, unpacked so ``quarkus-run.jar`` sits at the root.
+Kafka's classpath comes from ``deploy/maven/pom.xml`` (``dependency:copy-dependencies``): the
+broker and Kafka's own command-line tools (``kafka-tools``: ConsoleConsumer, ...). Apicurio
+Registry is its ``-all`` tar.gz, unpacked so ``quarkus-run.jar`` sits at the root.
 Each is fetched into a temporary directory and renamed into place, so an interrupted fetch
-never leaves a half-filled cache that a later ``stack up`` would trust.
+never leaves a half-filled cache that a later ``stack up`` would trust. A cached version that
+lacks a file the current pom brings (an older cache without the tools) is fetched again.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ POM = Path(__file__).resolve().parent.parent / "maven" / "pom.xml"
 KAFKA_COORDINATE = "org.apache.kafka:kafka_2.13:{version}"
 REGISTRY_COORDINATE = "io.apicurio:apicurio-registry-app:{version}:tar.gz:all"
 _COMPLETE = ".complete"
+# The files a complete cache of each version holds (a cache without one is fetched again).
+KAFKA_REQUIRED = ("kafka_2.13-{version}.jar", "kafka-tools-{version}.jar")
+REGISTRY_REQUIRED = ("quarkus-run.jar",)
 
 Say = Callable[[str], None]
 
@@ -70,8 +75,9 @@ def _fetch_kafka(version: str, into: Path) -> None:
             f"-DoutputDirectory={into}",
         ]
     )
-    if not any(into.glob(f"kafka_2.13-{version}.jar")):
-        raise _FetchFailed(f"kafka_2.13-{version}.jar missing after the copy")
+    for required in KAFKA_REQUIRED:
+        if not (into / required.format(version=version)).is_file():
+            raise _FetchFailed(f"{required.format(version=version)} missing after the copy")
 
 
 def _fetch_registry(version: str, into: Path) -> None:
@@ -85,8 +91,16 @@ def _fetch_registry(version: str, into: Path) -> None:
     with tarfile.open(tarball) as archive:
         archive.extractall(into, filter="data")
     shutil.rmtree(download)
-    if not (into / "quarkus-run.jar").is_file():
-        raise _FetchFailed(f"{coordinate} has no quarkus-run.jar at its root")
+    for required in REGISTRY_REQUIRED:
+        if not (into / required).is_file():
+            raise _FetchFailed(f"{coordinate} has no {required} at its root")
+
+
+def _is_complete(target: Path, version: str, required: Sequence[str]) -> bool:
+    """Was ``target`` fetched to the end, and does it hold every file the pom now brings?"""
+    return (target / _COMPLETE).exists() and all(
+        (target / name.format(version=version)).is_file() for name in required
+    )
 
 
 def _ensure_one(
@@ -95,13 +109,14 @@ def _ensure_one(
     cache: Path,
     versions: Sequence[str],
     coordinate: str,
+    required: Sequence[str],
     fetch: Callable[[str, Path], None],
     say: Say,
 ) -> tuple[str, Path]:
-    """Return the first version of ``versions`` that is cached or can be fetched."""
+    """Return the first version of ``versions`` that is completely cached or can be fetched."""
     for version in versions:
         target = cache / f"{name}-{version}"
-        if (target / _COMPLETE).exists():
+        if _is_complete(target, version, required):
             return version, target
     failures: list[str] = []
     for version in versions:
@@ -119,7 +134,10 @@ def _ensure_one(
                 say(f"  could not fetch {version}; trying the next version")
                 continue
             (staging / _COMPLETE).write_text(f"{coordinate.format(version=version)}\n")
-            shutil.rmtree(target, ignore_errors=True)
+            if target.exists():
+                # An incomplete earlier fetch: moved aside (deleted with the temporary
+                # directory), so a running process never sees the directory half-removed.
+                target.rename(Path(tmp) / "replaced")
             staging.rename(target)
         say(f"  fetched in {time.monotonic() - started:.1f}s -> {target}")
         return version, target
@@ -141,6 +159,7 @@ def ensure_artifacts(
         cache=cache,
         versions=kafka_versions,
         coordinate=KAFKA_COORDINATE,
+        required=KAFKA_REQUIRED,
         fetch=_fetch_kafka,
         say=say,
     )
@@ -149,6 +168,7 @@ def ensure_artifacts(
         cache=cache,
         versions=registry_versions,
         coordinate=REGISTRY_COORDINATE,
+        required=REGISTRY_REQUIRED,
         fetch=_fetch_registry,
         say=say,
     )
