@@ -16,10 +16,21 @@ from pathlib import Path
 
 from intelbus.errors import IntelbusError
 
-__all__ = ["SecretStore", "UnsafeSecrets"]
+__all__ = ["SecretStore", "UnsafeSecrets", "write_private"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9.-]{0,63}$")
 _PASSWORD_BYTES = 32
+
+
+def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data``, atomically, the file created with ``mode`` from its
+    first byte: never readable by others (whatever the umask), never half-written."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(data)
+    temporary.replace(path)
 
 
 class UnsafeSecrets(IntelbusError):
@@ -78,14 +89,7 @@ class SecretStore:
         """Generate and keep a new password for ``principal`` (replacing any old one)."""
         self._open_directory(create=True)
         password = secrets.token_urlsafe(_PASSWORD_BYTES)
-        path = self._file(principal)
-        temporary = path.with_suffix(".tmp")
-        temporary.unlink(missing_ok=True)
-        # Created owner-only from the first byte: never readable by others, whatever the umask.
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            out.write(password + "\n")
-        temporary.replace(path)
+        write_private(self._file(principal), (password + "\n").encode())
         return password
 
     def ensure(self, principal: str) -> str:

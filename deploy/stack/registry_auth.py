@@ -11,11 +11,10 @@ and 403 to a read-only user's writes; its health port stays open for the readine
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from intelbus.access.principals import Principals
-from intelbus.secrets import SecretStore
+from intelbus.secrets import SecretStore, write_private
 
 __all__ = ["registry_users", "write_registry_users"]
 
@@ -47,10 +46,5 @@ def write_registry_users(working_dir: Path, text: str) -> bool:
     if path.exists() and path.read_text() == text:
         return False
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(text)
-    temporary.replace(path)
+    write_private(path, text.encode())
     return True

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from intelbus.secrets import write_private
 
 __all__ = ["BROKER_PRINCIPAL", "DOCKER_HOST", "TlsFiles", "ensure_tls"]
 
@@ -44,15 +45,6 @@ class TlsFiles:
     def broker(self) -> Path:
         """The broker's key and certificate chain, in one PEM file (Kafka's PEM keystore)."""
         return self.directory / "broker.pem"
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(data)
-    temporary.replace(path)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -119,11 +111,10 @@ def ensure_tls(directory: Path) -> TlsFiles:
     broker_key = ec.generate_private_key(ec.SECP256R1())
     broker_cert = _certificate(BROKER_CN, broker_key, ca_cert.subject, ca_key, ca=False)
     pem = serialization.Encoding.PEM
-    _write(files.ca_key, _key_pem(ca_key), 0o600)
-    _write(
+    write_private(files.ca_key, _key_pem(ca_key))
+    write_private(
         files.broker,
         _key_pem(broker_key) + broker_cert.public_bytes(pem) + ca_cert.public_bytes(pem),
-        0o600,
     )
-    _write(files.ca, ca_cert.public_bytes(pem), 0o644)  # public: every client needs it
+    write_private(files.ca, ca_cert.public_bytes(pem), 0o644)  # public: every client needs it
     return files
