@@ -106,6 +106,7 @@ def authentication_failure(settings: Settings) -> str | None:
     )
     with contextlib.suppress(KafkaException):
         probe.list_topics(timeout=5)
+    probe.poll(0)  # librdkafka reports errors to error_cb only from poll()
     for failure in failures:
         if failure.code() == KafkaError._AUTHENTICATION:
             return (

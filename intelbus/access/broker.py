@@ -32,6 +32,7 @@ from intelbus.access.principals import Principals
 from intelbus.secrets import SecretStore
 from intelbus.settings import Settings
 from intelbus.topics import TopicMap
+from intelbus.waiting import wait_for
 
 __all__ = ["AccessState", "apply_access", "inspect_access", "revoke", "rotate"]
 
@@ -171,6 +172,15 @@ def apply_access(
     for stale in store.principals():
         if stale not in known and revoke(admin, settings, stale):
             done.append(f"revoked user {stale} (no longer in principals.yaml)")
+    if done:
+        # The broker acknowledges ACL changes before it enforces them: return once it
+        # describes (and so authorizes with) exactly the data, so nobody is refused or
+        # allowed by a change still in flight.
+        wait_for(
+            lambda: not inspect_access(admin, settings, topics, principals).drift,
+            timeout=_TIMEOUT_S,
+            what="the broker to enforce the new users and ACLs",
+        )
     return done
 
 
