@@ -47,19 +47,6 @@ def _drift(bus: Bus) -> list[str]:
     return inspect_access(clients.admin(bus.settings), bus.settings, bus.topics, principals).drift
 
 
-def wait_until_access_in_effect(bus: Bus) -> None:
-    """The broker applies new ACLs a moment after ``create_acls`` returns: wait until it
-    describes exactly the planned ones (it authorizes from that same state)."""
-    wait_for(lambda: not _drift(bus), timeout=_ACL_TIMEOUT_S, what="the broker to apply the ACLs")
-
-
-@pytest.fixture
-def ready(cli_env: Bus) -> Bus:
-    """The CLI pointed at the test's bus, its ACLs in effect."""
-    wait_until_access_in_effect(cli_env)
-    return cli_env
-
-
 def _stray_acl(bus: Bus) -> AclBinding:
     """The kind of hand-made ACL the data never grants: ICE's subscriber reading CBP's feed."""
     return AclBinding(
@@ -96,12 +83,12 @@ def _described(admin: AdminClient, binding: AclBinding) -> bool:
 
 
 def test_check_finds_a_hand_made_acl_and_apply_removes_it(
-    ready: Bus, capsys: pytest.CaptureFixture[str]
+    cli_env: Bus, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`access check` exits 0 on a bus whose ACLs match the data; after an ACL is added by
     hand (ICE's subscriber may read CBP's feed) it exits 1 naming it; `access apply` removes
     it, and check is 0 again."""
-    bus = ready
+    bus = cli_env
     assert main(["access", "check"]) == 0
     assert "access matches policies/" in capsys.readouterr().out
 
@@ -127,12 +114,12 @@ def test_check_finds_a_hand_made_acl_and_apply_removes_it(
 
 
 def test_check_right_after_apply_sees_what_apply_did(
-    ready: Bus, capsys: pytest.CaptureFixture[str]
+    cli_env: Bus, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`access apply` returns once the broker enforces what it changed: right after it
     restores an ACL removed by hand (ICE's subscriber reading its own feed), `access check`
     finds no difference and the subscriber can read its feed."""
-    bus = ready
+    bus = cli_env
     admin = clients.admin(bus.settings)
     planned = AclBinding(
         ResourceType.TOPIC,
@@ -189,11 +176,11 @@ def _login_failures(settings: Settings) -> list[KafkaError]:
 
 
 def test_rotate_replaces_the_password(
-    ready: Bus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: Bus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`access rotate subscriber-ice`: the old password no longer authenticates (SCRAM
     failure), the new one (in the store) does."""
-    bus = ready
+    bus = cli_env
     store = SecretStore(bus.settings.secrets_dir)
     old = store.password("subscriber-ice")
     old_settings = _with_password(bus.settings, tmp_path, "subscriber-ice", old)
@@ -260,11 +247,11 @@ def _produce_one(settings: Settings, topic: str) -> KafkaError | None:
     return reports[0]
 
 
-def test_only_the_approver_may_publish_authorizations(ready: Bus) -> None:
+def test_only_the_approver_may_publish_authorizations(cli_env: Bus) -> None:
     """The broker refuses ICE's publisher writing CBP's authorizations topic
     (TOPIC_AUTHORIZATION_FAILED): nobody but the approving agency can grant a disclosure;
     CBP's publisher may."""
-    bus = ready
+    bus = cli_env
     topic = bus.topics.authorizations("cbp")
     refused = _produce_one(bus.settings.as_principal("publisher-ice"), topic)
     assert refused is not None
@@ -273,11 +260,11 @@ def test_only_the_approver_may_publish_authorizations(ready: Bus) -> None:
     assert len(read_all(bus.settings, topic, expected=1)) == 1  # only CBP's record
 
 
-def test_an_event_claiming_another_agency_is_dead_lettered(ready: Bus) -> None:
+def test_an_event_claiming_another_agency_is_dead_lettered(cli_env: Bus) -> None:
     """A lookout saying originator CBP, published by ICE's publisher (so on ICE's topic), is
     dead-lettered as originator-mismatch: no feed gets it and no decision names it. The
     same lookout from CBP's publisher is routed normally."""
-    bus = ready
+    bus = cli_env
     now = dt.datetime.now(dt.UTC)
     lookout: Lookout = factories.lookout(issued_at=now, valid_until=now + dt.timedelta(days=1))
     assert lookout.originator.agency == "CBP"
@@ -321,11 +308,11 @@ def test_an_event_claiming_another_agency_is_dead_lettered(ready: Bus) -> None:
 
 
 def test_a_subscriber_is_refused_another_recipients_feed(
-    ready: Bus, capsys: pytest.CaptureFixture[str]
+    cli_env: Bus, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`intelbus --as subscriber-ice subscribe --as cbp` exits 1 saying subscriber-ice is
     not authorized to read CBP's feed (no traceback)."""
-    bus = ready
+    bus = cli_env
     capsys.readouterr()
     assert main(["--as", "subscriber-ice", "subscribe", "--as", "cbp"]) == 1
     captured = capsys.readouterr()
@@ -336,11 +323,11 @@ def test_a_subscriber_is_refused_another_recipients_feed(
     assert "Traceback" not in captured.out + captured.err
 
 
-def test_a_subscriber_reads_its_own_feed(ready: Bus, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_subscriber_reads_its_own_feed(cli_env: Bus, capsys: pytest.CaptureFixture[str]) -> None:
     """`intelbus --as subscriber-ice subscribe --as ice`, with --from-beginning and without
     (committing its progress in a consumer group it may use), prints the lookout on ICE's
     feed without a refusal."""
-    bus = ready
+    bus = cli_env
     lookout = factories.lookout()
     topic = bus.topics.feed("ice")
     writer = serde.RecordSerializer(

@@ -27,12 +27,10 @@ from deploy.stack import artifacts
 from deploy.stack.artifacts import ensure_artifacts
 from deploy.stack.java import find_java
 from intelbus import clients
-from intelbus.access.broker import inspect_access
 from intelbus.access.credentials import render
 from intelbus.access.principals import load_principals
 from intelbus.names import principal_prefix
 from intelbus.settings import Settings
-from intelbus.waiting import wait_for
 from tests.conftest import Bus
 from tests.kafka_helpers import read_all, value_of
 
@@ -74,21 +72,6 @@ def tools() -> Tools:
     )
     assert any(artifacts.kafka_libs.glob("kafka-tools-*.jar")), artifacts.kafka_libs
     return Tools(find_java(settings.java_home).java, artifacts.kafka_libs)
-
-
-@pytest.fixture
-def ready(cli_env: Bus) -> Bus:
-    """The CLI pointed at the test's bus, once the broker applies the bus's ACLs (a moment
-    after ``create_acls`` returns)."""
-    settings = cli_env.settings
-    principals = load_principals(settings.policies_dir)
-    admin = clients.admin(settings)
-    wait_for(
-        lambda: not inspect_access(admin, settings, cli_env.topics, principals).drift,
-        timeout=30,
-        what="the broker to apply the bus's ACLs",
-    )
-    return cli_env
 
 
 def credentials(bus: Bus, principal: str, capsys: pytest.CaptureFixture[str]) -> str:
@@ -154,12 +137,12 @@ def shown(run: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_console_consumer_reads_its_own_feed_and_is_refused_others(
-    ready: Bus, tools: Tools, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: Bus, tools: Tools, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """As subscriber-ice, ConsoleConsumer prints the record on ICE's feed; on CBP's feed it
     gets TopicAuthorizationException and nothing of it; with the tool's default group (not
     under subscriber-ice's prefix) it is refused the group."""
-    bus = ready
+    bus = cli_env
     config = private_file(tmp_path / "ice.properties", credentials(bus, "subscriber-ice", capsys))
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     ice_value = put_on(bus, "router", bus.topics.feed("ice"))
@@ -183,12 +166,12 @@ def test_console_consumer_reads_its_own_feed_and_is_refused_others(
 
 
 def test_console_consumer_without_valid_credentials_reads_nothing(
-    ready: Bus, tools: Tools, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: Bus, tools: Tools, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """With a wrong password ConsoleConsumer fails authentication (SCRAM) and prints no
     record; with no credentials at all (plain PLAINTEXT against the SASL_SSL listener) it
     cannot connect and prints no record. The record is there: ICE's feed holds one."""
-    bus = ready
+    bus = cli_env
     good = credentials(bus, "subscriber-ice", capsys)
     wrong = private_file(tmp_path / "wrong.properties", wrong_password(good))
     plain_config = {"bootstrap.servers": bus.settings.bootstrap_servers}
@@ -222,11 +205,11 @@ def _ends(bus: Bus, topic: str) -> int:
 
 
 def test_console_producer_writes_only_its_own_topics(
-    ready: Bus, tools: Tools, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: Bus, tools: Tools, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """As publisher-ice, ConsoleProducer's line lands on ICE's lookouts topic; on CBP's it is
     refused (TopicAuthorizationException) and CBP's topic stays empty."""
-    bus = ready
+    bus = cli_env
     config = private_file(tmp_path / "pub.properties", credentials(bus, "publisher-ice", capsys))
     line = f"line-{uuid.uuid4().hex}"
 

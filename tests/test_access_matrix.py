@@ -35,7 +35,6 @@ from confluent_kafka import (
 )
 
 from intelbus import clients
-from intelbus.access.broker import inspect_access
 from intelbus.access.grants import Grant, Operation, Resource, plan
 from intelbus.access.principals import Principal, Principals, Role, load_principals
 from intelbus.names import principal_prefix
@@ -53,19 +52,6 @@ class Op(enum.StrEnum):
 
 
 Cell = tuple[str, str, Op]  # principal, topic, operation
-
-
-def wait_until_access_in_effect(bus: Bus) -> None:
-    """The broker applies new ACLs a moment after ``create_acls`` returns: wait until it
-    describes exactly the planned ones (it authorizes from that same state)."""
-    settings = bus.settings
-    principals = load_principals(settings.policies_dir)
-    admin = clients.admin(settings)
-    wait_for(
-        lambda: not inspect_access(admin, settings, bus.topics, principals).drift,
-        timeout=30,
-        what="the broker to apply the bus's ACLs",
-    )
 
 
 # -- what the data allows ------------------------------------------------------------------
@@ -187,7 +173,6 @@ class Observer:
 @pytest.fixture
 def setting(bus: Bus) -> tuple[Bus, Principals, set[Grant], list[str]]:
     """The bus with its ACLs in effect, its principals, the plan and every topic."""
-    wait_until_access_in_effect(bus)
     principals = load_principals(bus.settings.policies_dir)
     grants = plan(bus.settings, bus.topics, principals)
     return bus, principals, grants, [spec.name for spec in bus.topics.specs(principals)]
