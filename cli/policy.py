@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import Any, TypeVar
 
 from intelbus.errors import IntelbusError
 from intelbus.jsonout import dumps
-from intelbus.models import DisclosureAuthorization, Lookout, OfficerSafetyAlert
+from intelbus.models import DisclosureAuthorization, Lookout, OfficerSafetyAlert, Record
 from intelbus.policy.authorizations import AuthorizationBook
 from intelbus.policy.engine import Event, PolicyEngine
 from intelbus.policy.policyset import load_policy_set
 from intelbus.settings import Settings
-from producers.input import parse_records
+from producers.input import ModelOf, parse_file
 
 __all__ = ["register"]
+
+R = TypeVar("R", bound=Record)
 
 
 def register(commands: Any) -> None:
@@ -60,20 +59,28 @@ def _check(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _load_event(path: Path) -> Event:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise IntelbusError(f"{path}: cannot read the event: {error}") from None
-    model = OfficerSafetyAlert if isinstance(data, dict) and "windowStart" in data else Lookout
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise IntelbusError(f"{path}: not a valid {model.__name__}: {problems}") from None
+def _event_model(data: dict[str, Any]) -> type[Event]:
+    return OfficerSafetyAlert if "windowStart" in data else Lookout
 
 
-def _load_book(path: Path | None, approved_by: str | None) -> AuthorizationBook:
+def _read(path: Path, model: ModelOf[R], settings: Settings) -> list[R]:
+    """Every record of ``path`` (JSON or NDJSON, checked as publish input is), or an error
+    listing each problem."""
+    records: list[R] = []
+    _, problems = parse_file(str(path), model, records.append, settings)
+    if problems:
+        raise IntelbusError("\n".join(f"{path}: {problem}" for problem in problems))
+    return records
+
+
+def _load_event(path: Path, settings: Settings) -> Event:
+    events = _read(path, _event_model, settings)
+    if len(events) != 1:
+        raise IntelbusError(f"{path}: expected one event, found {len(events)}")
+    return events[0]
+
+
+def _load_book(path: Path | None, approved_by: str | None, settings: Settings) -> AuthorizationBook:
     book = AuthorizationBook()
     if path is None:
         return book
@@ -83,22 +90,18 @@ def _load_book(path: Path | None, approved_by: str | None) -> AuthorizationBook:
             "the agency that published it (on the bus: whose topic it arrived on), never by "
             "what its text says"
         )
-    with path.open() as stream:
-        _, problems = parse_records(
-            stream, DisclosureAuthorization, lambda a: book.put(a, approved_by)
-        )
-    if problems:
-        raise IntelbusError("\n".join(f"{path}: {problem}" for problem in problems))
+    for authorization in _read(path, DisclosureAuthorization, settings):
+        book.put(authorization, approved_by)
     return book
 
 
 def _explain(args: argparse.Namespace, settings: Settings) -> int:
     policy = load_policy_set(settings.policies_dir)
-    event = _load_event(args.event)
+    event = _load_event(args.event, settings)
     at = args.at or dt.datetime.now(dt.UTC)
     if at.tzinfo is None:
         raise IntelbusError("--at needs a time zone, e.g. 2026-11-23T12:00:00Z")
-    engine = PolicyEngine(policy, _load_book(args.authorizations, args.approved_by))
+    engine = PolicyEngine(policy, _load_book(args.authorizations, args.approved_by, settings))
     verdict = engine.evaluate(event, event.to_avro(), args.recipient, at)
     if args.json:
         print(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from contextlib import ExitStack
 from typing import Any
 
 from intelbus.models import (
@@ -17,8 +16,8 @@ from intelbus.models import (
 )
 from intelbus.progress import Progress
 from intelbus.settings import Settings
-from producers.input import parse_records
-from producers.publisher import Outgoing, Publisher
+from producers.input import parse_file
+from producers.publisher import Publisher
 
 __all__ = ["register"]
 
@@ -45,18 +44,15 @@ def register(commands: Any) -> None:
 
 
 def _publish(args: argparse.Namespace, settings: Settings) -> int:
-    model = KINDS[args.kind]
-    publisher = Publisher(settings, client_id=f"intelbus-publish-{args.kind}")
-    batch: list[Outgoing] = []
+    records: list[Record] = []
     validating = Progress("validated")
 
     def keep(record: Record) -> None:
-        batch.append(publisher.encode(record))
+        records.append(record)
         validating.advance()
 
-    with ExitStack() as stack:
-        stream = sys.stdin if args.file == "-" else stack.enter_context(open(args.file))
-        count, problems = parse_records(stream, model, keep)
+    # Validate all before connecting to anything: bad input never reaches Kafka.
+    count, problems = parse_file(args.file, KINDS[args.kind], keep, settings)
     validating.finish()
     if problems:
         for problem in problems[:_SHOWN_PROBLEMS]:
@@ -66,9 +62,11 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
         bad = len({problem.where for problem in problems})
         print(f"{bad} of {count} records invalid; nothing was published", file=sys.stderr)
         return 1
-    if not batch:
+    if not records:
         print(f"{args.file}: no records found; nothing was published", file=sys.stderr)
         return 1
+    publisher = Publisher(settings, client_id=f"intelbus-publish-{args.kind}")
+    batch = [publisher.encode(record) for record in records]
     publishing = Progress("published", total=len(batch))
     acknowledged = publisher.publish_batch(batch, publishing)
     publishing.finish()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,11 +14,15 @@ from pydantic import ValidationError
 
 from intelbus.models import (
     AuthorizationKind,
+    Decision,
     DeclaredPurpose,
     DisclosureAuthorization,
+    EventKind,
     Location,
     Lookout,
     PersonIdentity,
+    PolicyDecision,
+    Record,
     Subjects,
     Vehicle,
 )
@@ -139,3 +145,75 @@ def test_model_avro_round_trip_property(
         subjects=Subjects(persons=[PersonIdentity(given_name=given_name, sur_name="Doe")]),
     )
     assert fastavro_round_trip(record) == record
+
+
+def _decision(**overrides: Any) -> PolicyDecision:
+    fields: dict[str, Any] = {
+        "decision_id": "d",
+        "event_id": "e",
+        "event_version": 1,
+        "event_kind": EventKind.LOOKOUT,
+        "recipient": "ice",
+        "decision": Decision.DELIVER,
+        "rules": [],
+        "removed_fields": [],
+        "authorization_ids": [],
+        "onward_transfer": False,
+        "carried_eu_pnr": False,
+        "delivered_eu_pnr": False,
+        "notifications": [],
+        "reason": "r",
+        "policy_version": "v",
+        "decided_at": factories.NOW,
+        "source_topic": "t",
+        "source_partition": 0,
+        "source_offset": 0,
+        "chain": "c",
+        "sequence": 0,
+        "previous_hash": "h",
+        "hash": "h",
+    }
+    return PolicyDecision(**(fields | overrides))
+
+
+@pytest.mark.parametrize(
+    ("build", "field", "value"),
+    [
+        (factories.lookout, "version", 2**31),
+        (factories.lookout, "version", 0),
+        (factories.alert, "version", 2**31),
+        (_decision, "event_version", 2**31),
+        (_decision, "source_partition", 2**31),
+        (_decision, "source_partition", -(2**31) - 1),
+        (_decision, "source_offset", 2**63),
+        (_decision, "sequence", 2**63),
+        (_decision, "sequence", -1),
+    ],
+)
+def test_avro_integer_ranges_are_enforced(
+    build: Callable[..., Record], field: str, value: int
+) -> None:
+    """An Avro int holds -2^31..2^31-1 and a long -2^63..2^63-1: a value beyond its field's
+    range is refused by the model, naming the field, instead of failing at encoding; the
+    fields' own bounds (a version from 1, a sequence from 0) still hold."""
+    with pytest.raises(ValidationError) as caught:
+        build(**{field: value})
+    assert _error_fields(caught.value) == {field}
+
+
+def test_avro_integer_range_edges_are_accepted() -> None:
+    """The largest Avro int is a valid version, and it encodes."""
+    record = factories.lookout(version=2**31 - 1)
+    assert fastavro_round_trip(record) == record
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("field", ["latitude", "longitude"])
+def test_coordinates_are_numbers(field: str, value: float) -> None:
+    """NaN and infinities are refused as not numbers (NaN used to get "should be <= 90")."""
+    coordinates = {"latitude": 0.0, "longitude": 0.0} | {field: value}
+    with pytest.raises(ValidationError) as caught:
+        Location(place_name="x", area_code="LRT", **coordinates)
+    assert _error_fields(caught.value) == {field}
+    [error] = caught.value.errors()
+    assert error["msg"] == "Input should be a finite number"

@@ -155,3 +155,129 @@ def test_unreachable_registry_is_a_clear_error(
     monkeypatch.setenv("SCHEMA_REGISTRY_URL", "http://127.0.0.1:9/apis/ccompat/v7")
     assert main(["schemas", "register"]) == 1
     assert "cannot reach the schema registry at http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def _policies_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file: str, old: str, new: str
+) -> Path:
+    """A copy of policies/ with ``old`` replaced by ``new`` in ``file``, in use by the CLI."""
+    copy = tmp_path / "policies"
+    shutil.copytree(Settings().policies_dir, copy)
+    path = copy / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    monkeypatch.setenv("INTELBUS_POLICIES_DIR", str(copy))
+    return path
+
+
+def _line_of(path: Path, text: str, occurrence: int = 1) -> int:
+    """The line number of the ``occurrence``-th line of ``path`` that is ``text``."""
+    numbers = [n for n, line in enumerate(path.read_text().splitlines(), 1) if line == text]
+    return numbers[occurrence - 1]
+
+
+def test_duplicate_key_in_rules_fails_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attack that worked: a second `markings:` under noforn silently replaced NOFORN,
+    `policy check` passed and a NOFORN event reached a recipient with foreign members. A
+    repeated key is an error naming the file, the line and the key."""
+    rules = _policies_with(
+        tmp_path,
+        monkeypatch,
+        "rules.yaml",
+        "    markings: [NOFORN]\n",
+        "    markings: [NOFORN]\n    markings: [FOUO]\n",
+    )
+    assert main(["policy", "check"]) == 1
+    line = _line_of(rules, "    markings: [FOUO]")
+    first = _line_of(rules, "    markings: [NOFORN]")
+    assert (
+        f"{rules}:{line}: not valid YAML: duplicate key 'markings' (first on line {first})"
+        in capsys.readouterr().err
+    )
+
+
+def test_duplicate_rule_id_points_at_the_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rule defined twice is reported at the second definition's line, not at `rules:`."""
+    rules = _policies_with(
+        tmp_path,
+        monkeypatch,
+        "rules.yaml",
+        "  - id: most-restrictive\n",
+        "  - id: noforn\n    description: again\n    source: x\n    markings: [LES]\n\n"
+        "  - id: most-restrictive\n",
+    )
+    assert main(["policy", "check"]) == 1
+    line = _line_of(rules, "  - id: noforn", occurrence=2)
+    err = capsys.readouterr().err
+    assert f"{rules}:{line}: rules.9.id: 'noforn' is repeated (first defined by rules.8)" in err
+
+
+def test_empty_rules_file_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty rules.yaml is named and said to be empty (it printed `rules.yaml:None:`)."""
+    rules = _policies_with(tmp_path, monkeypatch, "rules.yaml", "", "")
+    rules.write_text("# every rule was here\n")
+    assert main(["policy", "check"]) == 1
+    assert (
+        f"{rules}:1: (top level): the file is empty; expected a mapping with: rules"
+        in capsys.readouterr().err
+    )
+
+
+def _explain_event(
+    event: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    path = tmp_path / "event.json"
+    path.write_bytes(event)
+    code = main(["policy", "explain", "--event", str(path), "--recipient", "ice"])
+    return code, capsys.readouterr().err
+
+
+EVENT = EXAMPLES_DIR / "lookouts" / "eu-pnr-ntc.json"
+
+
+def test_explain_refuses_an_event_with_a_duplicate_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second `handling` key would drop ORCON from what is explained: refused, named."""
+    text = EVENT.read_bytes().rstrip().removesuffix(b"}") + b', "handling": {"markings": []}}'
+    code, err = _explain_event(text, tmp_path, capsys)
+    assert code == 1
+    assert f"{tmp_path / 'event.json'}: item 1: (json): duplicate key 'handling'" in err
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (b'{"eventId": "caf\xe9"}', "line 1: (encoding): not valid UTF-8 (byte 17 of the line)"),
+        (b"[" * 100_000 + b"]" * 100_000, "(json): nested more than 64 levels deep"),
+        (2 * (json.dumps(json.loads(EVENT.read_text())) + "\n").encode(), "expected one event"),
+    ],
+)
+def test_explain_reports_bad_event_input_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], event: bytes, message: str
+) -> None:
+    """Invalid UTF-8 and deep nesting used to end in a traceback; they are clean errors, and
+    an event file holds one event."""
+    code, err = _explain_event(event, tmp_path, capsys)
+    assert code == 1
+    assert "Traceback" not in err
+    assert message in err
+
+
+def test_explain_refuses_authorizations_with_a_duplicate_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--authorizations input is checked like publish input: a repeated key is refused."""
+    text = json.dumps(json.loads(AUTHORIZATION.read_text()))
+    path = tmp_path / "authorizations.ndjson"
+    path.write_text(text[:-1] + ', "recipient": "jttf-miami"}\n')
+    code, out = _explain_with_authorization(path, "CBP", capsys)
+    assert code == 1
+    assert f"{path}: line 1: (json): duplicate key 'recipient'" in out

@@ -81,5 +81,76 @@ def test_duplicate_recipient_ids_are_refused(tmp_path: Path) -> None:
     subscriptions: {{categories: [NARCOTICS], areas: ["*"]}}
 """
     path = _write(tmp_path, "recipients:\n" + one + one)
-    with pytest.raises(YamlError, match="repeated: cbp"):
+    with pytest.raises(YamlError) as caught:
+        load_yaml_model(path, RecipientsFile)
+    # The error points at the second entry's id (line 7), not at `recipients:`.
+    assert str(caught.value) == (
+        f"{path}:7: recipients.1.id: 'cbp' is repeated (first defined by recipients.0)"
+    )
+
+
+def test_duplicate_key_names_file_line_and_key(tmp_path: Path) -> None:
+    """A repeated key is an error naming its line, never silently merged (the later value
+    used to win: a second `markings:` could drop NOFORN unnoticed)."""
+    path = _write(
+        tmp_path,
+        f"""recipients:
+  - id: cbp
+    name: CBP
+    point_of_contact: x
+    members: [{VALID_MEMBER}]
+    subscriptions: {{categories: [NARCOTICS], areas: ["*"]}}
+    name: Somebody else
+""",
+    )
+    with pytest.raises(YamlError) as caught:
+        load_yaml_model(path, RecipientsFile)
+    assert str(caught.value) == (
+        f"{path}:7: not valid YAML: duplicate key 'name' (first on line 3)"
+    )
+
+
+def test_duplicate_key_in_a_flow_mapping_is_an_error(tmp_path: Path) -> None:
+    """Flow style (`{a: 1, a: 2}`) is checked too."""
+    member = "{agency: CBP, department: DHS, law_enforcement: true, country: US, country: CA}"
+    path = _write(tmp_path, f"recipients:\n  - members: [{member}]\n")
+    with pytest.raises(YamlError, match=rf"^{path}:2: not valid YAML: duplicate key 'country'"):
+        load_yaml_model(path, RecipientsFile)
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# nothing but a comment\n", "---\n"])
+def test_empty_file_names_the_file_and_says_it_is_empty(tmp_path: Path, text: str) -> None:
+    """An empty file is named, with a line, and said to be empty (it used to print
+    `recipients.yaml:None:`)."""
+    path = _write(tmp_path, text)
+    with pytest.raises(YamlError) as caught:
+        load_yaml_model(path, RecipientsFile)
+    assert str(caught.value) == (
+        f"{path}:1: (top level): the file is empty; expected a mapping with: recipients"
+    )
+
+
+def test_non_mapping_file_says_what_it_found(tmp_path: Path) -> None:
+    """A file that is a list (or a scalar) is named and said not to be a mapping."""
+    path = _write(tmp_path, "# recipients\n- id: cbp\n")
+    with pytest.raises(YamlError) as caught:
+        load_yaml_model(path, RecipientsFile)
+    assert str(caught.value) == (
+        f"{path}:2: (top level): expected a mapping with: recipients; found a sequence"
+    )
+
+
+def test_invalid_utf8_names_the_line(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 are a clean error naming the line and byte, no traceback."""
+    path = tmp_path / "recipients.yaml"
+    path.write_bytes(b"recipients:\n  - id: c\xffbp\n")
+    with pytest.raises(YamlError) as caught:
+        load_yaml_model(path, RecipientsFile)
+    assert str(caught.value) == f"{path}:2: not valid UTF-8 (byte 10 of the line)"
+
+
+def test_deep_nesting_is_a_clean_error(tmp_path: Path) -> None:
+    """Nesting deeper than the parser's recursion allows is reported, not a traceback."""
+    path = _write(tmp_path, "recipients: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(YamlError, match=rf"^{path}: not valid YAML: nested too deeply"):
         load_yaml_model(path, RecipientsFile)

@@ -63,6 +63,10 @@ __all__ = [
 ]
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Avro's int and long are 32 and 64 bits: a value beyond them is refused here, by field,
+# instead of failing later at encoding. Narrow them with an outer Field: the last bound wins.
+AvroInt = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+AvroLong = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 
 def _country(code: str) -> str:
@@ -220,8 +224,9 @@ class Subjects(Record):
 
 class Location(Record):
     avro_name = "intelbus.Location"
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    # NaN compares false with every bound: refuse it (and infinities) as not a number first.
+    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
     place_name: NonEmpty
     area_code: NonEmpty
     country: Country = "US"
@@ -266,7 +271,7 @@ class PnrExtract(Record):
 class Lookout(Record):
     avro_name = "intelbus.Lookout"
     event_id: NonEmpty
-    version: int = Field(default=1, ge=1)
+    version: Annotated[AvroInt, Field(ge=1)] = 1
     issued_at: Instant
     valid_until: Instant
     originator: Originator
@@ -289,7 +294,7 @@ class Lookout(Record):
 class OfficerSafetyAlert(Record):
     avro_name = "intelbus.OfficerSafetyAlert"
     event_id: NonEmpty
-    version: int = Field(default=1, ge=1)
+    version: Annotated[AvroInt, Field(ge=1)] = 1
     issued_at: Instant
     window_start: Instant
     window_end: Instant
@@ -363,7 +368,7 @@ class PolicyDecision(Record):
     avro_name = "intelbus.PolicyDecision"
     decision_id: NonEmpty
     event_id: NonEmpty
-    event_version: int
+    event_version: AvroInt
     event_kind: EventKind
     recipient: NonEmpty
     decision: Decision
@@ -378,11 +383,11 @@ class PolicyDecision(Record):
     policy_version: NonEmpty
     decided_at: Instant
     source_topic: NonEmpty
-    source_partition: int
-    source_offset: int
+    source_partition: AvroInt
+    source_offset: AvroLong
     feed_topic: str | None = None
     chain: NonEmpty
-    sequence: int = Field(ge=0)
+    sequence: Annotated[AvroLong, Field(ge=0)]
     previous_hash: NonEmpty
     hash: NonEmpty
 
@@ -390,7 +395,7 @@ class PolicyDecision(Record):
 class ChainSeal(Record):
     avro_name = "intelbus.ChainSeal"
     chain: NonEmpty
-    sequence: int = Field(ge=0)
+    sequence: Annotated[AvroLong, Field(ge=0)]
     head_hash: NonEmpty
     previous_seal_hash: NonEmpty
     sealed_at: Instant

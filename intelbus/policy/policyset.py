@@ -19,7 +19,7 @@ from intelbus.models import DeclaredPurpose, Lookout, Marking
 from intelbus.models.records import NonEmpty
 from intelbus.policy import redaction
 from intelbus.policy.recipients import Recipient, load_recipients
-from intelbus.yamlfile import load_yaml_model
+from intelbus.yamlfile import load_yaml_model, refuse_repeated
 
 __all__ = ["RULE_IDS", "PolicySet", "load_policy_set", "policy_version"]
 
@@ -111,11 +111,9 @@ class RulesFile(BaseModel):
     def _every_rule_once(self) -> Self:
         ids = [rule.id for rule in self.rules]
         missing = [rule_id for rule_id in RULE_IDS if rule_id not in ids]
-        repeated = sorted({rule_id for rule_id in ids if ids.count(rule_id) > 1})
         if missing:
             raise ValueError(f"missing rules (the router fails closed without them): {missing}")
-        if repeated:
-            raise ValueError(f"rules defined more than once: {repeated}")
+        refuse_repeated(type(self).__name__, "rules", ids)
         return self
 
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from intelbus.models import Category
 from intelbus.models.records import Country, NonEmpty
-from intelbus.yamlfile import load_yaml_model
+from intelbus.yamlfile import load_yaml_model, refuse_repeated
 
 __all__ = ["Member", "Recipient", "RecipientsFile", "Subscription", "load_recipients"]
 
@@ -80,10 +80,7 @@ class RecipientsFile(_Strict):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
-        ids = [recipient.id for recipient in self.recipients]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"recipient ids must be unique; repeated: {', '.join(duplicates)}")
+        refuse_repeated(type(self).__name__, "recipients", [r.id for r in self.recipients])
         return self
 
 
