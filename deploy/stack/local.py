@@ -226,8 +226,9 @@ class LocalStack:
         return True
 
     def init_for_docker(self) -> Path:
-        """The CA, the broker's certificate, the operator's credential, and the broker's
-        configuration as docker-compose.yml mounts it; returns the configuration file."""
+        """The CA, the broker's certificate, the operator's credential, the broker's
+        configuration and the registry's users, as docker-compose.yml mounts them; returns
+        the broker's configuration file."""
         s = self.settings
         ensure_tls(s.tls_dir)
         SecretStore(s.secrets_dir).ensure(self.operator_name)
@@ -244,6 +245,7 @@ class LocalStack:
         config = s.home / "docker" / "server.properties"
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(node.config_text())
+        self.refresh_registry_users()
         return config
 
     def _add_operator_credential(
