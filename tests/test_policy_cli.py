@@ -10,6 +10,7 @@ import pytest
 
 from cli import main
 from intelbus.policy.policyset import RULE_IDS
+from intelbus.secrets import SecretStore
 from intelbus.settings import Settings
 from intelbus.yamlfile import YamlError
 from services.examples import EXAMPLES_DIR
@@ -150,8 +151,10 @@ def test_missing_rule_fails_closed(
 
 
 def test_unreachable_registry_is_a_clear_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    SecretStore(tmp_path / "secrets").create("operator")  # the operator has a credential
+    monkeypatch.setenv("INTELBUS_HOME", str(tmp_path))
     monkeypatch.setenv("SCHEMA_REGISTRY_URL", "http://127.0.0.1:9/apis/ccompat/v7")
     assert main(["schemas", "register"]) == 1
     assert "cannot reach the schema registry at http://127.0.0.1:9" in capsys.readouterr().err
