@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from intelbus.models import Lookout
 from intelbus.secrets import SecretStore, UnsafeSecrets
 from intelbus.settings import Settings
 from intelbus.waiting import wait_for
+from intelbus.yamlfile import YamlError
 from producers.publisher import Publisher
 from services.router.progress import wait_until_all_routed
 from tests import factories
@@ -344,3 +346,16 @@ def test_a_subscriber_reads_its_own_feed(cli_env: Bus, capsys: pytest.CaptureFix
     assert lookout.event_id in capsys.readouterr().out
     assert main(as_ice) == 0, capsys.readouterr().err
     assert lookout.event_id in capsys.readouterr().out
+
+
+def test_a_repeated_publisher_is_refused_naming_its_line(tmp_path: Path) -> None:
+    """Each agency has exactly one publisher (its topics prove its events' originator): a
+    second entry with the same id is an error naming the file, its line and the field."""
+    policies = tmp_path / "policies"
+    shutil.copytree(Settings().policies_dir, policies)
+    path = policies / "principals.yaml"
+    path.write_text(path.read_text().replace("  - id: fbi", "  - id: ice"))
+    with pytest.raises(
+        YamlError, match=r"principals\.yaml:\d+: publishers\.2\.id: 'ice' is repeated"
+    ):
+        load_principals(policies)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from intelbus.models.records import NonEmpty
 from intelbus.policy.recipients import RecipientId, load_recipients
-from intelbus.yamlfile import load_yaml_model
+from intelbus.yamlfile import load_yaml_model, refuse_repeated
 
 __all__ = [
     "Principal",
@@ -69,13 +69,12 @@ class PrincipalsFile(_Strict):
 
     @model_validator(mode="after")
     def _distinct(self) -> Self:
-        ids = [p.id for p in self.publishers]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"publisher ids must be unique; repeated: {', '.join(duplicates)}")
-        agencies = [p.agency.upper() for p in self.publishers]
-        if len(set(agencies)) != len(agencies):
-            raise ValueError("each agency has one publisher (its events' proven originator)")
+        # Each agency has one publisher: its topics are its events' proven originator.
+        title = type(self).__name__
+        refuse_repeated(title, "publishers", [p.id for p in self.publishers])
+        refuse_repeated(
+            title, "publishers", [p.agency.upper() for p in self.publishers], key="agency"
+        )
         return self
 
 
