@@ -18,11 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    ResourcePatternType,
+    ResourceType,
+)
 
 from bench.common import (
     Measured,
     Namespace,
     bench_policies,
+    drop_namespaces,
     machine,
     percentiles,
     preload,
@@ -31,7 +39,7 @@ from bench.common import (
 from bench.latency import LatencyRun, run_latency
 from bench.profile import profile_lookouts_lane
 from deploy.stack.local import LocalStack
-from intelbus import serde
+from intelbus import clients, serde
 from intelbus.logs import configure_logging
 from intelbus.models import Lookout, OfficerSafetyAlert, Pointer, PolicyDecision
 from intelbus.settings import Settings
@@ -86,7 +94,10 @@ def _row(measured: Measured) -> dict[str, Any]:
 def _with_group(ns: Namespace, name: str) -> Namespace:
     """The same topics, read by a new consumer group (so the events are routed again)."""
     return Namespace(
-        ns.settings.model_copy(update={"router_group_tag": name}), ns.topics, ns.recipients
+        ns.settings.model_copy(update={"router_group_tag": name}),
+        ns.topics,
+        ns.recipients,
+        ns.principals,
     )
 
 
@@ -94,9 +105,28 @@ def _router_env(ns: Namespace, interval_ms: int = 100) -> dict[str, str]:
     return ns.env() | {"INTELBUS_COMMIT_INTERVAL_MS": str(interval_ms)}
 
 
+def _grant_describe_configs(ns: Namespace, principal: str) -> None:
+    """Quix reads the configuration of every topic it opens (DescribeConfigs), which the bus
+    grants nobody but the operator: allow it to ``principal`` on this namespace's topics."""
+    binding = AclBinding(
+        ResourceType.TOPIC,
+        ns.settings.topic_prefix,
+        ResourcePatternType.PREFIXED,
+        f"User:{principal}",
+        "*",
+        AclOperation.DESCRIBE_CONFIGS,
+        AclPermissionType.ALLOW,
+    )
+    admin = clients.admin(ns.settings)  # must outlive the futures
+    for future in admin.create_acls([binding]).values():
+        future.result(30)
+
+
 def _quix(ns: Namespace, log: Path) -> Measured:
+    """The peer as the router principal, in the router's group prefix (lane "quix")."""
+    _grant_describe_configs(ns, ns.principals.router)
     client = serde.registry_client(ns.settings)
-    env = ns.env() | {"PYTHONPATH": str(ROOT)}
+    env = ns.env(ns.principals.router) | {"PYTHONPATH": str(ROOT)}
     for name, model in (("lookout", Lookout), ("pointer", Pointer), ("decision", PolicyDecision)):
         codec = serde.FastCodec.registered(client, model, ns.settings.schemas_dir)
         env[f"BENCH_SCHEMA_{name.upper()}"] = serde.expanded_schema(
@@ -154,7 +184,7 @@ class Benchmarks:
             preload(copier, self.events, copies=PASSTHROUGH_COPIES)
             passthrough = run_until_consumed(
                 [sys.executable, "-m", "bench.passthrough"],
-                copier.env(),
+                copier.env(copier.principals.router),
                 copier,
                 "passthrough",
                 self.log,
@@ -335,16 +365,23 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=40_000, help="events per throughput run")
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--keep-topics", action="store_true", help="keep the run's topics and ACLs afterwards"
+    )
     args = parser.parse_args()
     configure_logging("WARNING")  # the profiled lane runs in this process: keep its info quiet
     LocalStack(Settings(), say=lambda line: _say(f"[stack] {line}")).up()
     bench = Benchmarks(args)
-    bench.throughput()
-    bench.scale_out()
-    bench.where_time_goes()
-    bench.quix_peer()
-    bench.commit_interval_sweep()
-    bench.officer_safety_latency()
+    try:
+        bench.throughput()
+        bench.scale_out()
+        bench.where_time_goes()
+        bench.quix_peer()
+        bench.commit_interval_sweep()
+        bench.officer_safety_latency()
+    finally:
+        if not args.keep_topics:
+            _say(f"dropped the run's topics ({drop_namespaces(bench.settings)}) and their ACLs")
     out = bench.save()
     print(render(bench.results))
     print(f"\nJSON: {out}\nprocess logs: {bench.log}")

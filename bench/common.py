@@ -19,10 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from confluent_kafka.admin import (
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
 
 from intelbus import clients, serde
-from intelbus.access.broker import apply_access
-from intelbus.access.principals import load_principals
+from intelbus.access.broker import inspect_access
+from intelbus.access.principals import PRINCIPALS_FILE, Principals, load_principals
 from intelbus.models import Record
 from intelbus.names import topic_map
 from intelbus.settings import Settings
@@ -33,7 +41,9 @@ from services.router.progress import LaneProgress, routing_targets
 __all__ = [
     "Measured",
     "Namespace",
+    "RoutingProgress",
     "bench_policies",
+    "drop_namespaces",
     "machine",
     "percentiles",
     "preload",
@@ -49,7 +59,8 @@ def bench_policies(fanout: int, into: Path) -> Path:
     """A copy of policies/ whose recipients are ``fanout`` nationwide DHS subscribers of every
     category (cbp, ice, then clones of ice), so every event goes to every recipient."""
     into.mkdir(parents=True, exist_ok=True)
-    shutil.copy(Settings().policies_dir / "rules.yaml", into / "rules.yaml")
+    for name in ("rules.yaml", PRINCIPALS_FILE):
+        shutil.copy(Settings().policies_dir / name, into / name)
     recipients = yaml.safe_load((Settings().policies_dir / "recipients.yaml").read_text())
     base = {r["id"]: r for r in recipients["recipients"]}
     chosen = [base["cbp"], base["ice"]] + [
@@ -59,13 +70,27 @@ def bench_policies(fanout: int, into: Path) -> Path:
     return into
 
 
+def grant(admin: AdminClient, settings: Settings, topics: TopicMap, principals: Principals) -> None:
+    """Create the ACLs the data grants on ``settings``' prefix, like ``access apply`` but
+    without its user management: ``apply`` revokes every stored principal missing from the
+    data, and a benchmark's policy set (its own recipients) must not revoke the live bus's
+    subscribers. Principals without a SCRAM user (the benchmark's extra recipients) are never
+    used to connect; their ACLs only let the router write their feeds."""
+    missing = inspect_access(admin, settings, topics, principals).missing_acls
+    if missing:
+        for future in admin.create_acls(missing).values():
+            future.result(timeout=30)
+
+
 @dataclass
 class Namespace:
-    """Topics of one benchmark run, under a unique prefix, for the given recipients."""
+    """Topics of one benchmark run, under a unique prefix, for the given recipients, with the
+    bus's ACLs on them: every process connects as the principal it is in production."""
 
     settings: Settings
     topics: TopicMap
     recipients: list[str]
+    principals: Principals
 
     @classmethod
     def create(cls, base: Settings, name: str, policies_dir: Path | None = None) -> Namespace:
@@ -80,18 +105,111 @@ class Namespace:
         principals = load_principals(settings.policies_dir)
         admin = clients.admin(settings)
         apply_topics(admin, topics.specs(principals))
-        apply_access(admin, settings, topics, principals)
+        grant(admin, settings, topics, principals)
         recipients = list(principals.recipients)
         serde.register_schemas(serde.registry_client(settings), settings.schemas_dir)
-        return cls(settings, topics, recipients)
+        _CREATED.append(prefix)
+        return cls(settings, topics, recipients, principals)
 
-    def env(self) -> dict[str, str]:
-        """Environment for a child process working in this namespace."""
-        return os.environ | self.settings.as_env()
+    def as_principal(self, principal: str) -> Settings:
+        return self.settings.as_principal(principal)
+
+    @property
+    def router(self) -> Settings:
+        return self.as_principal(self.principals.router)
+
+    def lookout_topics(self) -> list[str]:
+        """Every publisher's inbound lookouts topic (the router's lookouts lane reads all)."""
+        return [self.topics.lookouts(p.id) for p in self.principals.publishers]
+
+    def env(self, principal: str | None = None) -> dict[str, str]:
+        """Environment for a child process working in this namespace (as ``principal``;
+        else each command connects as its role's own principal)."""
+        base = {k: v for k, v in os.environ.items() if k != "INTELBUS_PRINCIPAL"}
+        settings = self.as_principal(principal) if principal else self.settings
+        return base | settings.as_env()
+
+
+_CREATED: list[str] = []  # the prefixes of this run's namespaces, dropped at its end
+
+
+def drop_namespaces(settings: Settings, prefixes: Sequence[str] | None = None) -> int:
+    """Delete the topics and ACLs of this run's namespaces (or of ``prefixes``): the stack
+    is shared, and a benchmark leaves hundreds of partitions behind. Returns topics deleted."""
+    chosen = tuple(_CREATED if prefixes is None else prefixes)
+    if not chosen:
+        return 0
+    admin = clients.admin(settings)  # must outlive the futures
+    every = AclBindingFilter(
+        ResourceType.ANY,
+        None,  # type: ignore[arg-type]  # None matches any name, principal, host
+        ResourcePatternType.ANY,
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+    bindings = [
+        b
+        for b in admin.describe_acls(every, request_timeout=30).result(timeout=30)
+        if b.name.startswith(chosen)
+    ]
+    if bindings:
+        filters = [
+            AclBindingFilter(
+                b.restype,
+                b.name,
+                b.resource_pattern_type,
+                b.principal,
+                b.host,
+                b.operation,
+                b.permission_type,
+            )
+            for b in bindings
+        ]
+        for future in admin.delete_acls(filters).values():
+            future.result(timeout=30)
+    names = [t for t in admin.list_topics(timeout=30).topics if t.startswith(chosen)]
+    if names:
+        for future in admin.delete_topics(names, operation_timeout=30).values():
+            future.result(timeout=60)
+    return len(names)
+
+
+class RoutingProgress:
+    """How much of what is now in every publisher's lookouts topic ``lane``'s consumer group
+    (under the namespace's router group tag) has committed, weighted by messages."""
+
+    def __init__(self, ns: Namespace, lane: str) -> None:
+        self._parts: list[tuple[LaneProgress, int]] = []
+        for topic in ns.lookout_topics():
+            targets = routing_targets(ns.settings, topic)
+            if targets:
+                self._parts.append(
+                    (LaneProgress(ns.settings, lane, topic, targets), sum(targets.values()))
+                )
+        self.total = sum(n for _, n in self._parts)
+
+    def fraction(self) -> float:
+        if not self.total:
+            return 1.0
+        return sum(progress.fraction() * n for progress, n in self._parts) / self.total
+
+    def close(self) -> None:
+        for progress, _ in self._parts:
+            progress.close()
+
+    def __enter__(self) -> RoutingProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def preload(ns: Namespace, records: Sequence[Record], copies: int = 1) -> int:
-    """Publish ``records`` ``copies`` times over (one transaction per 20,000 records)."""
+    """Publish ``records`` ``copies`` times over (one transaction per 20,000 records), as the
+    operator: each record goes to the inbound topic of the agency it names (CBP's or ICE's
+    for the generated events), as its publisher's would."""
     publisher = Publisher(ns.settings, client_id="bench-loader")
     encoded = [publisher.encode(r) for r in records]
     for _ in range(copies):
@@ -160,13 +278,12 @@ def _peak_rss_mb(pid: int) -> float:
 def run_until_consumed(
     argv: list[str], env: dict[str, str], ns: Namespace, group_lane: str, log: Path
 ) -> Measured:
-    """Start ``argv``, wait until its consumer group has consumed everything now in the
-    lookouts topic, stop it with SIGTERM. Throughput is measured from the first committed
-    progress to 100%, so that start-up (imports, group join) does not count; progress moves
-    once per commit interval, so a run should last many intervals."""
-    targets = routing_targets(ns.settings, ns.topics.lookouts("cbp"))
-    total = sum(targets.values())
-    progress = LaneProgress(ns.settings, group_lane, ns.topics.lookouts("cbp"), targets)
+    """Start ``argv``, wait until its consumer group has consumed everything now in every
+    publisher's lookouts topic, stop it with SIGTERM. Throughput is measured from the first
+    committed progress to 100%, so that start-up (imports, group join) does not count;
+    progress moves once per commit interval, so a run should last many intervals."""
+    progress = RoutingProgress(ns, group_lane)
+    total = progress.total
     with log.open("ab") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=out)
     try:

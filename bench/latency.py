@@ -2,6 +2,12 @@
 read_committed reader of the CBP feed, while a background load keeps the router busy; and,
 as the reference, plain Kafka produce-to-consume on a topic of its own, in the same run.
 
+Every process connects over SASL_SSL/SCRAM as the principal it is in production: the probes
+are published by the publisher of the agency each names (on its own inbound topics), and read
+as ``subscriber-cbp``. The plain Kafka probes take the same path through TLS, SCRAM and the
+authorizer: the same producer writes them, the same principal reads them (the run grants
+both on its own raw topic).
+
 Every probe event carries its sequence number in its event id; ids are spliced into
 pre-encoded Avro (the event id is the record's first field), so publishing costs no encoding.
 """
@@ -10,20 +16,30 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import OFFSET_END, TopicPartition
-from confluent_kafka.admin import NewTopic
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    NewTopic,
+    ResourcePatternType,
+    ResourceType,
+)
 
 from bench.common import Namespace
 from intelbus import clients, serde
+from intelbus.access.principals import publisher_principal, subscriber_principal
 from intelbus.models import Lookout, OfficerSafetyAlert, Record
+from intelbus.names import reader_group
 from intelbus.producer import produce
 from tests.avro_helpers import avro_long
 
 __all__ = ["LatencyRun", "run_latency"]
+
+READER = "cbp"  # whose feed and alerts the probes are timed on
 
 
 class _Template:
@@ -82,36 +98,56 @@ class _Probe:
         self.alerts = _Template(
             serde.FastCodec.registered(client, OfficerSafetyAlert, settings.schemas_dir), alert
         )
+        self.lookout_topic = ns.topics.lookouts(self._publisher(lookout))
+        alert_publisher = self._publisher(alert)
+        self.alert_topic = ns.topics.officer_safety(alert_publisher)
+        self.reader = ns.as_principal(subscriber_principal(READER))
         self.raw_topic = f"{settings.topic_prefix}raw-latency"
         admin = clients.admin(settings)
         admin.create_topics([NewTopic(self.raw_topic, 1, 1)])[self.raw_topic].result(30)
-        self.loader = clients.producer(settings, "bench-load", **{"linger.ms": 5})
-        self.prober = clients.producer(settings, "bench-probe", **{"linger.ms": 0})
+        prober = publisher_principal(alert_publisher)
+        for future in admin.create_acls(
+            [
+                _allow(self.raw_topic, prober, AclOperation.WRITE),
+                _allow(self.raw_topic, self.reader.principal, AclOperation.READ),
+            ]
+        ).values():
+            future.result(30)
+        self.loader = clients.producer(
+            ns.as_principal(publisher_principal(self._publisher(lookout))),
+            "bench-load",
+            **{"linger.ms": 5},
+        )
+        self.prober = clients.producer(ns.as_principal(prober), "bench-probe", **{"linger.ms": 0})
         self.sent_at: dict[str, float] = {}
         self.result = LatencyRun()
         self.stop = threading.Event()
         self.time_lookouts = False
+
+    def _publisher(self, record: Lookout | OfficerSafetyAlert) -> str:
+        """The publisher of the agency ``record`` names (else the router dead-letters it)."""
+        found = self.ns.principals.publisher_of_agency(record.originator.agency)
+        assert found is not None, record.originator.agency
+        return found.id
 
     def send_lookout(self, i: int) -> None:
         event_id = f"L{i}"
         if self.time_lookouts:
             self.sent_at[event_id] = time.perf_counter()
         value = self.lookouts.with_id(event_id)
-        produce(self.loader, self.ns.topics.lookouts("cbp"), value, event_id.encode())
+        produce(self.loader, self.lookout_topic, value, event_id.encode())
         self.loader.poll(0)
 
     def send_probes(self, i: int) -> None:
         now = time.perf_counter()
         self.sent_at[f"A{i}"] = self.sent_at[f"R{i}"] = now
-        self.prober.produce(
-            self.ns.topics.officer_safety("cbp"), self.alerts.with_id(f"A{i}"), f"A{i}".encode()
-        )
+        self.prober.produce(self.alert_topic, self.alerts.with_id(f"A{i}"), f"A{i}".encode())
         self.prober.produce(self.raw_topic, f"R{i}".encode(), f"R{i}".encode())
         self.prober.poll(0)
 
     def read(self, topics: list[str]) -> None:
         """Time every probe seen on ``topics`` (the keys are the event ids)."""
-        consumer = clients.consumer(self.ns.settings, f"bench-reader-{uuid.uuid4()}", "bench")
+        consumer = clients.consumer(self.reader, reader_group(self.reader, "bench"), "bench")
         consumer.assign(
             [
                 TopicPartition(topic, p, OFFSET_END)
@@ -134,6 +170,18 @@ class _Probe:
             consumer.close()
 
 
+def _allow(topic: str, principal: str, operation: AclOperation) -> AclBinding:
+    return AclBinding(
+        ResourceType.TOPIC,
+        topic,
+        ResourcePatternType.LITERAL,
+        f"User:{principal}",
+        "*",
+        operation,
+        AclPermissionType.ALLOW,
+    )
+
+
 def run_latency(
     ns: Namespace,
     lookout: Lookout,
@@ -149,7 +197,7 @@ def run_latency(
     probe = _Probe(ns, lookout, alert)
     probe.time_lookouts = sample_lookouts
     # Reading the lookout feed costs the harness CPU; only do it when lookouts are timed.
-    feeds = ns.topics.deliveries("cbp") if sample_lookouts else [ns.topics.alerts("cbp")]
+    feeds = ns.topics.deliveries(READER) if sample_lookouts else [ns.topics.alerts(READER)]
     readers = [
         threading.Thread(target=probe.read, args=(topics,), daemon=True)
         for topics in (feeds, [probe.raw_topic])

@@ -4,6 +4,10 @@ else. It consumes the inbound bytes and produces them unchanged to every recipie
 the same interval as the router.
 
     python -m bench.passthrough   (settings from the environment, like the router)
+
+Like the router it connects as the router principal (unless INTELBUS_PRINCIPAL says
+otherwise), reads every publisher's lookouts topic, and names its group and transactional id
+under the router's prefix (``names.router_group``), which the router's ACLs allow.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import time
 from confluent_kafka import TopicPartition
 
 from intelbus import clients
+from intelbus.access.principals import load_principals
 from intelbus.names import router_group, topic_map
 from intelbus.policy.recipients import load_recipients
 from intelbus.settings import Settings
@@ -23,6 +28,9 @@ GROUP_LANE = "passthrough"
 
 def main() -> None:
     settings = Settings()
+    principals = load_principals(settings.policies_dir)
+    if not settings.principal_override:
+        settings = settings.as_principal(principals.router)
     topics = topic_map(settings)
     outputs = [topics.feed(r.id) for r in load_recipients(settings.policies_dir)]
     group = router_group(settings, GROUP_LANE)
@@ -34,7 +42,7 @@ def main() -> None:
         **{"linger.ms": 5, "queue.buffering.max.messages": 1_000_000},
     )
     producer.init_transactions(30)
-    consumer.subscribe([topics.lookouts("cbp")])
+    consumer.subscribe([topics.lookouts(p.id) for p in principals.publishers])
     stop = False
 
     def on_signal(*_: object) -> None:

@@ -7,9 +7,8 @@ import threading
 
 from pyinstrument import Profiler
 
-from bench.common import Namespace
+from bench.common import Namespace, RoutingProgress
 from intelbus.waiting import wait_for
-from services.router.progress import LaneProgress, routing_targets
 from services.router.service import Router
 
 __all__ = ["profile_lookouts_lane"]
@@ -19,18 +18,18 @@ _HIDE_BELOW_PERCENT = 1.0  # frames under 1% of the run are noise in a summary
 
 
 def profile_lookouts_lane(ns: Namespace) -> str:
-    """The call tree (text) of one lookouts lane routing everything in ``ns``'s topic.
+    """The call tree (text) of one lookouts lane routing everything in ``ns``'s
+    lookouts topics.
 
-    ``ns`` must name a consumer group that has not routed these events yet."""
-    router = Router(ns.settings, lanes=("lookouts",))
+    ``ns`` must name a consumer group that has not routed these events yet. The lane connects
+    as the router principal and reads every publisher's lookouts topic, as in production."""
+    router = Router(ns.router, lanes=("lookouts",))
     (lane,) = router.lanes()
-    targets = routing_targets(ns.settings, ns.topics.lookouts("cbp"))
+    progress = RoutingProgress(ns, "lookouts")
 
     def stop_when_routed() -> None:
         try:
-            with LaneProgress(
-                ns.settings, "lookouts", ns.topics.lookouts("cbp"), targets
-            ) as progress:
+            with progress:
                 wait_for(
                     lambda: progress.fraction() >= 1.0,
                     timeout=600,
