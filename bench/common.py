@@ -20,16 +20,11 @@ from typing import Any
 
 import yaml
 from confluent_kafka.admin import (
-    AclBindingFilter,
-    AclOperation,
-    AclPermissionType,
     AdminClient,
-    ResourcePatternType,
-    ResourceType,
 )
 
 from intelbus import clients, serde
-from intelbus.access.broker import inspect_access
+from intelbus.access.broker import all_acls, delete_acls, inspect_access
 from intelbus.access.principals import PRINCIPALS_FILE, Principals, load_principals
 from intelbus.models import Record
 from intelbus.names import topic_map
@@ -140,35 +135,9 @@ def drop_namespaces(settings: Settings, prefixes: Sequence[str] | None = None) -
     if not chosen:
         return 0
     admin = clients.admin(settings)  # must outlive the futures
-    every = AclBindingFilter(
-        ResourceType.ANY,
-        None,  # type: ignore[arg-type]  # None matches any name, principal, host
-        ResourcePatternType.ANY,
-        None,  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
-        AclOperation.ANY,
-        AclPermissionType.ANY,
-    )
-    bindings = [
-        b
-        for b in admin.describe_acls(every, request_timeout=30).result(timeout=30)
-        if b.name.startswith(chosen)
-    ]
+    bindings = [b for b in all_acls(admin) if b.name.startswith(chosen)]
     if bindings:
-        filters = [
-            AclBindingFilter(
-                b.restype,
-                b.name,
-                b.resource_pattern_type,
-                b.principal,
-                b.host,
-                b.operation,
-                b.permission_type,
-            )
-            for b in bindings
-        ]
-        for future in admin.delete_acls(filters).values():
-            future.result(timeout=30)
+        delete_acls(admin, bindings)
     names = [t for t in admin.list_topics(timeout=30).topics if t.startswith(chosen)]
     if names:
         for future in admin.delete_topics(names, operation_timeout=30).values():

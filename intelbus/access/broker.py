@@ -34,7 +34,15 @@ from intelbus.settings import Settings
 from intelbus.topics import TopicMap
 from intelbus.waiting import wait_for
 
-__all__ = ["AccessState", "apply_access", "inspect_access", "revoke", "rotate"]
+__all__ = [
+    "AccessState",
+    "all_acls",
+    "apply_access",
+    "delete_acls",
+    "inspect_access",
+    "revoke",
+    "rotate",
+]
 
 _TIMEOUT_S = 30
 _SCRAM_ITERATIONS = 8192
@@ -114,6 +122,17 @@ def inspect_access(
 ) -> AccessState:
     desired = {_binding(g) for g in plan(settings, topics, principals)}
     owned = _bus_resources(plan(settings, topics, principals), topics, principals)
+    live = {b for b in all_acls(admin) if _in_scope(b, owned)}
+    users = _users(admin)
+    return AccessState(
+        missing_acls=sorted(desired - live, key=str),
+        extra_acls=sorted(live - desired, key=str),
+        missing_users=[p.name for p in principals.all if p.name not in users],
+    )
+
+
+def all_acls(admin: AdminClient) -> list[AclBinding]:
+    """Every ACL binding of the cluster."""
     every = AclBindingFilter(
         ResourceType.ANY,
         None,  # type: ignore[arg-type]  # None matches any name, principal, host
@@ -123,17 +142,10 @@ def inspect_access(
         AclOperation.ANY,
         AclPermissionType.ANY,
     )
-    live = {
-        b
-        for b in admin.describe_acls(every, request_timeout=_TIMEOUT_S).result(timeout=_TIMEOUT_S)
-        if _in_scope(b, owned)
-    }
-    users = _users(admin)
-    return AccessState(
-        missing_acls=sorted(desired - live, key=str),
-        extra_acls=sorted(live - desired, key=str),
-        missing_users=[p.name for p in principals.all if p.name not in users],
+    found: list[AclBinding] = admin.describe_acls(every, request_timeout=_TIMEOUT_S).result(
+        timeout=_TIMEOUT_S
     )
+    return found
 
 
 def _users(admin: AdminClient) -> set[str]:
@@ -166,7 +178,7 @@ def apply_access(
             future.result(timeout=_TIMEOUT_S)
         done += [f"granted: {_describe(b)}" for b in state.missing_acls]
     if state.extra_acls:
-        _delete(admin, state.extra_acls)
+        delete_acls(admin, state.extra_acls)
         done += [f"removed: {_describe(b)}" for b in state.extra_acls]
     known = {p.name for p in principals.all}
     for stale in store.principals():
@@ -184,7 +196,8 @@ def apply_access(
     return done
 
 
-def _delete(admin: AdminClient, bindings: list[AclBinding]) -> None:
+def delete_acls(admin: AdminClient, bindings: list[AclBinding]) -> None:
+    """Delete exactly these bindings."""
     filters = [
         AclBindingFilter(
             b.restype,
