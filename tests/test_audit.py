@@ -15,7 +15,7 @@ from consumers.audit.log import read_decision_log
 from intelbus import chain, clients, serde
 from intelbus.models import ChainSeal, Decision, PolicyDecision
 from producers.publisher import Publisher
-from services.router.progress import wait_until_routed
+from services.router.progress import wait_until_all_routed
 from services.scenario import PHASE_1, load_phase
 from tests.conftest import Bus
 from tests.router_helpers import running_router
@@ -28,11 +28,7 @@ def routed(cli_env: Bus) -> Bus:
     with running_router(cli_env.settings):
         for record in load_phase(PHASE_1, dt.datetime.now(dt.UTC)):
             publisher.publish(record)
-        wait_until_routed(
-            cli_env.settings,
-            ("lookouts", cli_env.topics.lookouts("cbp")),
-            ("officer-safety", cli_env.topics.officer_safety("cbp")),
-        )
+        wait_until_all_routed(cli_env.settings)
     return cli_env
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from services.router.progress import wait_until_routed
+from services.router.progress import wait_until_all_routed
 from tests.conftest import Bus
 from tests.router_helpers import running_router
 
@@ -79,7 +79,7 @@ def test_commands_print_no_librdkafka_log_lines(
     assert "published 1 lookout record(s)" in out
 
     with running_router(cli_env.settings):  # which creates the signing key pair
-        wait_until_routed(cli_env.settings, ("lookouts", cli_env.topics.lookouts("cbp")))
+        wait_until_all_routed(cli_env.settings)
     out = _clean(_intelbus(cli_env, launcher, routed, "audit", "verify"))
     assert out.startswith("OK: 5 decisions in 1 chain(s)"), out
     if launcher == "librdkafka-debug":

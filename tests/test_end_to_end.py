@@ -10,7 +10,7 @@ from consumers.audit.log import read_decision_log
 from consumers.audit.verify import verify_log
 from intelbus import chain
 from producers.publisher import Publisher
-from services.router.progress import wait_until_authorizations_applied, wait_until_routed
+from services.router.progress import wait_until_all_routed, wait_until_authorizations_applied
 from services.scenario import PHASE_1, PHASE_2, load_phase
 from tests.conftest import Bus
 from tests.router_helpers import feed_of, running_router
@@ -79,20 +79,16 @@ _expect(
 def test_examples_end_to_end(bus: Bus) -> None:
     now = dt.datetime.now(dt.UTC)
     publisher = Publisher(bus.settings)
-    lanes = (
-        ("lookouts", bus.topics.lookouts("cbp")),
-        ("officer-safety", bus.topics.officer_safety("cbp")),
-    )
     with running_router(bus.settings):
         for record in load_phase(PHASE_1, now):
             publisher.publish(record)
-        wait_until_routed(bus.settings, *lanes)
+        wait_until_all_routed(bus.settings)
         authorization, update = load_phase(PHASE_2, now)
         publisher.publish(authorization)
         # It applies to events decided after it reaches the router.
         wait_until_authorizations_applied(bus.settings, bus.topics.authorizations("cbp"))
         publisher.publish(update)
-        wait_until_routed(bus.settings, *lanes)
+        wait_until_all_routed(bus.settings)
 
     entries = list(read_decision_log(bus.settings, bus.topics.decisions))
     decisions = [e.decision for e in entries if e.decision is not None]

@@ -14,7 +14,7 @@ from intelbus.models import (
     Lookout,
 )
 from producers.publisher import Publisher
-from services.router.progress import wait_until_authorizations_applied, wait_until_routed
+from services.router.progress import wait_until_all_routed, wait_until_authorizations_applied
 from tests import factories
 from tests.conftest import Bus
 from tests.policy_fixtures import authorization, pnr
@@ -47,11 +47,10 @@ def test_grant_revoke_and_window(bus: Bus) -> None:
         valid_until=now + dt.timedelta(days=1),
     )
     publisher = Publisher(bus.settings)
-    lanes = (("lookouts", bus.topics.lookouts("cbp")),)
 
     def route(record: Lookout) -> None:
         publisher.publish(record)
-        wait_until_routed(bus.settings, *lanes)
+        wait_until_all_routed(bus.settings)
 
     def authorize(record: DisclosureAuthorization) -> None:
         publisher.publish(record)

@@ -26,7 +26,7 @@ from services.router.progress import (
     LaneProgress,
     lane_assignments,
     routing_targets,
-    wait_until_routed,
+    wait_until_all_routed,
 )
 from tests.conftest import Bus
 from tests.generate import lookouts
@@ -77,7 +77,7 @@ def test_sigkill_at_20_percent_then_restart_gives_exactly_once(
 
     second = _router_process(settings, log, workers)
     try:
-        wait_until_routed(settings, ("lookouts", topic), timeout=300)
+        wait_until_all_routed(settings, timeout=300)
         # Every worker holds a share of the partitions (the group stays stable while idle).
         shares = wait_for(
             lambda: _shares_of(settings, workers),

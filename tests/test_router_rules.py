@@ -9,7 +9,7 @@ import uuid
 from intelbus.headers import header_map
 from intelbus.models import OfficerSafetyAlert, Pointer
 from producers.publisher import Publisher
-from services.router.progress import wait_until_routed
+from services.router.progress import wait_until_all_routed
 from tests.conftest import Bus
 from tests.kafka_helpers import read_all
 from tests.router_helpers import decisions_of, feed_of, running_router
@@ -28,11 +28,7 @@ def test_each_rule_fires_and_holds_back_through_the_router(bus: Bus) -> None:
     publisher.publish_batch(outgoing)
 
     with running_router(bus.settings):
-        wait_until_routed(
-            bus.settings,
-            ("lookouts", bus.topics.lookouts("cbp")),
-            ("officer-safety", bus.topics.officer_safety("cbp")),
-        )
+        wait_until_all_routed(bus.settings)
 
     # One decision record per (event, recipient), with the expected rules and fields.
     decisions = decisions_of(bus.settings, bus.topics.decisions)
