@@ -47,7 +47,7 @@ def register(commands: Any) -> None:
     credentials = actions.add_parser(
         "credentials", help="a ready client configuration for a principal (contains a secret)"
     )
-    credentials.add_argument("--for", dest="principal", required=True, metavar="PRINCIPAL")
+    credentials.add_argument("--for", "--as", dest="principal", required=True, metavar="PRINCIPAL")
     credentials.add_argument("--format", choices=["librdkafka", "java"], default="librdkafka")
     credentials.set_defaults(run=_credentials)
 
