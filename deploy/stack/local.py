@@ -256,17 +256,23 @@ class LocalStack:
         loopback, add the operator's credential, stop it. The data stays as it is."""
         self.say("adding the operator's credential to storage made before authentication ...")
         self.kafka.start(argv(self.kafka.marker, overrides=nodes.UNSECURED_OVERRIDES), node.home)
-        plain: dict[str, Any] = {"bootstrap.servers": self.settings.bootstrap_servers}
-        self._await(self.kafka, lambda: nodes.kafka_is_ready(plain), "the unsecured start")
-        admin = AdminClient(plain)
-        upsert = UserScramCredentialUpsertion(
-            self.operator_name,
-            ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, _SCRAM_ITERATIONS),
-            password.encode(),
-        )
-        for future in admin.alter_user_scram_credentials([upsert]).values():
-            future.result(timeout=30)
-        self.kafka.stop()
+        try:
+            plain: dict[str, Any] = {
+                "bootstrap.servers": self.settings.bootstrap_servers,
+                "logger": clients.LIBRDKAFKA_LOG,
+            }
+            self._await(self.kafka, lambda: nodes.kafka_is_ready(plain), "the unsecured start")
+            admin = AdminClient(plain)
+            upsert = UserScramCredentialUpsertion(
+                self.operator_name,
+                ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, _SCRAM_ITERATIONS),
+                password.encode(),
+            )
+            for future in admin.alter_user_scram_credentials([upsert]).values():
+                future.result(timeout=30)
+        finally:
+            # Whatever happened, an unsecured broker never stays up.
+            self.kafka.stop()
         node.mark_operator_credential()
 
     def _await(self, process: ManagedProcess, ready: Callable[[], bool], what: str) -> None:
