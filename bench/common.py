@@ -24,7 +24,7 @@ from confluent_kafka.admin import (
 )
 
 from intelbus import clients, serde
-from intelbus.access.broker import all_acls, delete_acls, inspect_access
+from intelbus.access.broker import drop_prefixed, inspect_access
 from intelbus.access.principals import PRINCIPALS_FILE, Principals, load_principals
 from intelbus.models import Record
 from intelbus.names import topic_map
@@ -135,14 +135,7 @@ def drop_namespaces(settings: Settings, prefixes: Sequence[str] | None = None) -
     if not chosen:
         return 0
     admin = clients.admin(settings)  # must outlive the futures
-    bindings = [b for b in all_acls(admin) if b.name.startswith(chosen)]
-    if bindings:
-        delete_acls(admin, bindings)
-    names = [t for t in admin.list_topics(timeout=30).topics if t.startswith(chosen)]
-    if names:
-        for future in admin.delete_topics(names, operation_timeout=30).values():
-            future.result(timeout=60)
-    return len(names)
+    return drop_prefixed(admin, chosen)
 
 
 class RoutingProgress:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from intelbus import clients, serde
-from intelbus.access.broker import apply_access
+from intelbus.access.broker import apply_access, drop_prefixed
 from intelbus.access.principals import load_principals
 from intelbus.errors import IntelbusError
 from intelbus.names import topic_map
@@ -55,15 +55,19 @@ class Bus:
 
 
 @pytest.fixture
-def bus(endpoints: Endpoints) -> Bus:
-    settings = _settings(endpoints, prefix=f"t{uuid.uuid4().hex[:10]}.")
+def bus(endpoints: Endpoints) -> Iterator[Bus]:
+    """The test's own topics and ACLs, dropped afterwards: a shared broker that kept every
+    test's partitions would run out of file descriptors after a few runs."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    settings = _settings(endpoints, prefix=prefix)
     topics = topic_map(settings)
     principals = load_principals(settings.policies_dir)
     admin = clients.admin(settings)
     apply_topics(admin, topics.specs(principals))
     # Deny by default: the test's router, publishers and subscribers get the ACLs of the data.
     apply_access(admin, settings, topics, principals)
-    return Bus(settings, topics)
+    yield Bus(settings, topics)
+    drop_prefixed(clients.admin(_settings(endpoints)), (prefix,))
 
 
 @pytest.fixture

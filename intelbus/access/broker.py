@@ -39,6 +39,7 @@ __all__ = [
     "all_acls",
     "apply_access",
     "delete_acls",
+    "drop_prefixed",
     "inspect_access",
     "revoke",
     "rotate",
@@ -194,6 +195,19 @@ def apply_access(
             what="the broker to enforce the new users and ACLs",
         )
     return done
+
+
+def drop_prefixed(admin: AdminClient, prefixes: tuple[str, ...]) -> int:
+    """Delete every topic and ACL whose name starts with one of ``prefixes`` (a bus that is
+    done: a test's, a benchmark's); return how many topics went."""
+    bindings = [b for b in all_acls(admin) if b.name.startswith(prefixes)]
+    if bindings:
+        delete_acls(admin, bindings)
+    names = [t for t in admin.list_topics(timeout=_TIMEOUT_S).topics if t.startswith(prefixes)]
+    if names:
+        for future in admin.delete_topics(names, operation_timeout=_TIMEOUT_S).values():
+            future.result(timeout=2 * _TIMEOUT_S)
+    return len(names)
 
 
 def delete_acls(admin: AdminClient, bindings: list[AclBinding]) -> None:
