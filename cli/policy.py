@@ -110,6 +110,9 @@ def _explain(args: argparse.Namespace, settings: Settings) -> int:
                     "decision": verdict.decision.label,
                     "rules": list(verdict.rules),
                     "removed_fields": list(verdict.removed_fields),
+                    "authorization_ids": list(verdict.authorization_ids),
+                    "notifications": list(verdict.notifications),
+                    "reason": verdict.reason,
                     "policy_version": policy.version,
                     "view": verdict.view,
                 }

@@ -53,7 +53,10 @@ def test_explain_json_is_exactly_one_object(capsys: pytest.CaptureFixture[str]) 
 
 
 def _explain_with_authorization(
-    path: Path, approved_by: str | None, capsys: pytest.CaptureFixture[str]
+    path: Path,
+    approved_by: str | None,
+    capsys: pytest.CaptureFixture[str],
+    *options: str,
 ) -> tuple[int, str]:
     approver = ["--approved-by", approved_by] if approved_by else []
     code = main(
@@ -69,6 +72,7 @@ def _explain_with_authorization(
             *approver,
             "--at",
             "2026-11-23T12:00:00Z",
+            *options,
         ]
     )
     captured = capsys.readouterr()
@@ -84,6 +88,16 @@ def test_explain_with_authorizations(capsys: pytest.CaptureFixture[str]) -> None
     assert code == 0
     assert "ice would get cbp-ntc-2026-0417-2: deliver" in out
     assert "authorizations: cbp-tpr-2026-0031" in out
+
+
+def test_explain_json_names_the_authorizations_relied_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out = _explain_with_authorization(AUTHORIZATION, "CBP", capsys, "--json")
+    assert code == 0
+    explained = json.loads(out)
+    assert explained["decision"] == "deliver"
+    assert explained["authorization_ids"] == ["cbp-tpr-2026-0031"]
 
 
 def test_authorization_counts_only_as_its_publishers(
