@@ -44,7 +44,16 @@ def test_explain_json_is_exactly_one_object(capsys: pytest.CaptureFixture[str]) 
     )
     [line] = capsys.readouterr().out.splitlines()
     explained = json.loads(line)
-    assert set(explained) == {"decision", "rules", "removed_fields", "policy_version", "view"}
+    assert set(explained) == {
+        "decision",
+        "rules",
+        "removed_fields",
+        "authorization_ids",
+        "notifications",
+        "reason",
+        "policy_version",
+        "view",
+    }
     assert explained["decision"] == "deliver-redacted"
     assert explained["rules"] == ["dhs-need-to-know", "eu-pnr-third-party"]
     assert explained["removed_fields"] == ["pnr"]
