@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -116,8 +116,9 @@ def _compose(path: Path) -> tuple[yaml.Node | None, object]:
         loader.dispose()
 
 
-def load_yaml_model(path: Path, model: type[M]) -> M:
-    """Parse ``path`` and validate it as ``model``; raise :class:`YamlError` naming each problem."""
+def load_yaml_model(path: Path, model: type[M], context: Any = None) -> M:
+    """Parse ``path`` and validate it as ``model`` (validators see ``context``); raise
+    :class:`YamlError` naming each problem."""
     node, data = _compose(path)
     expected = f"expected a mapping with: {', '.join(model.model_fields)}"
     if node is None or (node.tag == _NULL_TAG and not node.value):
@@ -128,7 +129,7 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
             f"{path}:{node.start_mark.line + 1}: (top level): {expected}; found {found}"
         )
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as error:
         problems = []
         for problem in error.errors():

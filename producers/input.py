@@ -4,11 +4,13 @@ Accepted: a JSON array of objects (the file starts with ``[``), one pretty-print
 (``{`` alone on its first line), or NDJSON (one object per line; blank lines are ignored).
 Field names are the schema's (camelCase) or the models' (snake_case).
 
-Nothing surprises: what json.loads is given is bounded first (a JSON document by
-``MAX_INPUT_BYTES``; NDJSON is read line by line, each line by a few times the event limit,
-so a bulk file of any number of records works), must be UTF-8, may not repeat a key in an
-object nor nest deeper than ``MAX_DEPTH``; a record is valid only if its Avro encoding fits
-the router's limit (``Settings.max_event_bytes``), since the router would dead-letter it.
+Ids are checked against the policy set (an event's originator agency and named recipients,
+an authorization's recipient). Nothing surprises: what json.loads is given is bounded first
+(a JSON document by ``MAX_INPUT_BYTES``; NDJSON is read line by line, each line by a few
+times the event limit, so a bulk file of any number of records works), must be UTF-8, may
+not repeat a key in an object nor nest deeper than ``MAX_DEPTH``; a record is valid only if
+its Avro encoding fits the router's limit (``Settings.max_event_bytes``), since the router
+would dead-letter it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pydantic import ValidationError
 
 from intelbus.errors import IntelbusError
 from intelbus.models import Record
+from intelbus.policy.policyset import load_policy_set
+from intelbus.policy.references import unknown_references
 from intelbus.serde import FastCodec
 from intelbus.settings import Settings
 from intelbus.utf8 import NotUtf8, decode_utf8
@@ -222,6 +226,7 @@ def parse_records(
     Raises :class:`InputError` (naming ``source``) for a document over ``MAX_INPUT_BYTES``.
     """
     limit = settings.max_event_bytes
+    policy = load_policy_set(settings.policies_dir)
     codecs: dict[type[Record], FastCodec] = {}
     problems: list[InputProblem] = []
     count = 0
@@ -240,6 +245,10 @@ def parse_records(
             for detail in error.errors():
                 field = ".".join(str(part) for part in detail["loc"]) or "(record)"
                 problems.append(InputProblem(where, field, detail["msg"]))
+            continue
+        unknown = unknown_references(record, policy)
+        if unknown:
+            problems += [InputProblem(where, field, reason) for field, reason in unknown]
             continue
         # Measured as the router will: the Avro encoding with its 5-byte header (the schema
         # id in the header does not change the size).

@@ -11,6 +11,7 @@ from intelbus.models import (
     DisclosureAuthorization,
     PnrExtract,
     PnrSourceRegion,
+    SafeguardsAttestation,
     SensitiveCategory,
     SensitivePnrItem,
 )
@@ -43,6 +44,18 @@ def pnr(**overrides: Any) -> PnrExtract:
     return PnrExtract(**(fields | overrides))
 
 
+def safeguards(**overrides: Any) -> SafeguardsAttestation:
+    fields: dict[str, Any] = {
+        "written_understanding": "WU-2026-001",
+        "comparable_safeguards": True,
+        "purpose_limited": True,
+        "no_further_transfer": True,
+        "attested_by": "Privacy officer of the receiving authority",
+        "attested_at": NOW - dt.timedelta(days=2),
+    }
+    return SafeguardsAttestation(**(fields | overrides))
+
+
 def authorization(
     kind: AuthorizationKind, recipient: str, **overrides: Any
 ) -> DisclosureAuthorization:
@@ -53,7 +66,7 @@ def authorization(
         "case_reference": "CASE-1",
         "purpose": DeclaredPurpose.TERRORISM,
         "approving_office": "CBP Office of Field Operations, NTC",
-        "written_understanding": "WU-2026-001",
+        "safeguards": safeguards(),
         "granted_at": NOW - dt.timedelta(days=1),
         "valid_from": NOW - dt.timedelta(days=1),
         "valid_until": NOW + dt.timedelta(days=30),

@@ -25,7 +25,9 @@ from intelbus.models import (
     Lookout,
     Marking,
     PersonIdentity,
+    PnrSourceRegion,
     Subjects,
+    Tlp,
 )
 from intelbus.policy.engine import Event
 from tests import factories
@@ -101,6 +103,7 @@ def scenarios(now: dt.datetime, tag: str = "") -> list[Scenario]:
         return _auth(kind, recipient, f"CASE-{name}{tag}", **(auth_times | overrides))
 
     ice_hsi = factories.originator(agency="ICE", component=Component.HSI, office="HSI Laredo")
+    fbi = factories.originator(agency="FBI", component=Component.OTHER, office="FBI San Antonio")
     orcon = Handling(markings=[Marking.LES, Marking.ORCON])
     alert_times = {
         "issued_at": now - dt.timedelta(minutes=5),
@@ -304,6 +307,98 @@ def scenarios(now: dt.datetime, tag: str = "") -> list[Scenario]:
             },
         ),
         Scenario(
+            "orcon-fbi",
+            lookout("orcon-fbi", originator=fbi, category=Category.GANG_LOOKOUT, handling=orcon),
+            {
+                # ORCON binds whoever originated it: DHS is outside the FBI's department.
+                "cbp": Expect("pointer", ["dhs-need-to-know", "third-agency"]),
+                "ice": Expect("pointer", ["dhs-need-to-know", "third-agency"]),
+                "best-laredo": Expect("pointer", ["third-agency", "most-restrictive"]),
+                "jttf-miami": DENY_AREA,
+                "ibet-blaine": DENY_AREA,
+            },
+        ),
+        Scenario(
+            "tlp-red",
+            lookout(
+                "tlp-red",
+                handling=Handling(
+                    markings=[Marking.LES], tlp=Tlp.RED, approved_recipients=["best-laredo"]
+                ),
+            ),
+            {
+                "cbp": Expect("deny", ["dhs-need-to-know", "tlp"]),
+                "ice": Expect("deny", ["dhs-need-to-know", "tlp"]),
+                "best-laredo": Expect("deliver", ["tlp"]),
+                "jttf-miami": DENY_AREA,
+                "ibet-blaine": DENY_AREA,
+            },
+        ),
+        Scenario(
+            "tlp-strict",
+            lookout(
+                "tlp-strict",
+                originator=ice_hsi,
+                handling=Handling(markings=[Marking.LES], tlp=Tlp.AMBER_STRICT),
+            ),
+            {
+                "cbp": Expect("deny", ["dhs-need-to-know", "tlp"]),
+                "ice": Expect("deliver", ["dhs-need-to-know"]),
+                "best-laredo": Expect("deny", ["tlp", "most-restrictive"]),
+                "jttf-miami": DENY_AREA,
+                "ibet-blaine": DENY_AREA,
+            },
+        ),
+        Scenario(
+            "eu-by-route",
+            pnr_lookout(
+                "eu-by-route",
+                pnr=pnr(
+                    source_region=PnrSourceRegion.OTHER,
+                    route=["FRA", "JFK"],
+                    loaded_at=now - dt.timedelta(days=3),
+                    sensitive=[],
+                ),
+            ),
+            {
+                "cbp": Expect("deliver", ["dhs-need-to-know", "eu-pnr-scope", "eu-pnr-primary"]),
+                "ice": Expect(
+                    "deliver-redacted",
+                    ["dhs-need-to-know", "eu-pnr-scope", "eu-pnr-third-party"],
+                    ["pnr"],
+                ),
+                "best-laredo": DENY_AREA,
+                "jttf-miami": Expect(
+                    "deliver-redacted", ["eu-pnr-scope", "eu-pnr-third-party"], ["pnr"]
+                ),
+                "ibet-blaine": DENY_AREA,
+            },
+        ),
+        Scenario(
+            "sensitive-remarks",
+            pnr_lookout(
+                "sensitive-remarks",
+                pnr=pnr(
+                    loaded_at=now - dt.timedelta(days=3),
+                    sensitive=[],
+                    general_remarks=["OSI LH TCP2", "SSR MOML LH HK1 FRAJFK muslim meal"],
+                ),
+            ),
+            {
+                "cbp": Expect(
+                    "deliver-redacted",
+                    ["dhs-need-to-know", "eu-pnr-primary", "eu-pnr-sensitive"],
+                    ["pnr.generalRemarks.1"],
+                ),
+                "ice": Expect(
+                    "deliver-redacted", ["dhs-need-to-know", "eu-pnr-third-party"], ["pnr"]
+                ),
+                "best-laredo": DENY_AREA,
+                "jttf-miami": Expect("deliver-redacted", ["eu-pnr-third-party"], ["pnr"]),
+                "ibet-blaine": DENY_AREA,
+            },
+        ),
+        Scenario(
             "noforn",
             lookout(
                 "noforn",
@@ -382,6 +477,11 @@ def expected_view(event: Event, removed: list[str]) -> Event:
     update: dict[str, Any] = {}
     if "pnr.sensitive" in removed:
         update["sensitive"] = []
+    remarks = list(event.pnr.general_remarks)
+    for path in removed:
+        if path.startswith("pnr.generalRemarks."):  # one sensitive remark masked
+            remarks[int(path.rpartition(".")[2])] = "[masked]"
+    update["general_remarks"] = remarks
     for path in MASKED:
         if path in removed:
             attribute = {

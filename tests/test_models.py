@@ -28,6 +28,7 @@ from intelbus.models import (
 )
 from tests import factories
 from tests.avro_helpers import fastavro_round_trip
+from tests.policy_fixtures import safeguards
 
 
 def _error_fields(error: ValidationError) -> set[str]:
@@ -103,7 +104,7 @@ def test_authorization_needs_event_or_case() -> None:
             recipient="ice",
             purpose=DeclaredPurpose.TERRORISM,
             approving_office="CBP OFO",
-            written_understanding="WU-1",
+            safeguards=safeguards(),
             granted_at=factories.NOW,
             valid_from=factories.NOW,
             valid_until=factories.NOW + dt.timedelta(days=1),

@@ -152,7 +152,7 @@ def test_invalid_policy_names_file_line_and_field(
         for n, text in enumerate((broken / "rules.yaml").read_text().splitlines(), 1)
         if "soon" in text
     )
-    assert f"{broken / 'rules.yaml'}:{line}: rules.5.eu-pnr-depersonalize.after_days:" in err
+    assert f"{broken / 'rules.yaml'}:{line}: rules.6.eu-pnr-depersonalize.after_days:" in err
 
 
 def test_router_refuses_to_start_on_an_invalid_policy_set(tmp_path: Path) -> None:
@@ -240,7 +240,7 @@ def test_duplicate_rule_id_points_at_the_duplicate(
     assert main(["policy", "check"]) == 1
     line = _line_of(rules, "  - id: noforn", occurrence=2)
     err = capsys.readouterr().err
-    assert f"{rules}:{line}: rules.9.id: 'noforn' is repeated (first defined by rules.8)" in err
+    assert f"{rules}:{line}: rules.11.id: 'noforn' is repeated (first defined by rules.9)" in err
 
 
 def test_empty_rules_file_names_the_file(

@@ -108,7 +108,13 @@ def test_non_eu_pnr_is_not_restricted() -> None:
     event = factories.lookout(
         category=Category.TERRORIST_THREAT,
         areas=["MIP"],
-        pnr=pnr(source_region=PnrSourceRegion.OTHER, sensitive=[]),
+        pnr=pnr(
+            source_region=PnrSourceRegion.OTHER,
+            carrier_code="AA",
+            flight_number="AA1234",
+            route=["MEX", "MIA"],
+            sensitive=[],
+        ),
     )
     got = verdicts(event)
     assert got["ice"].decision is Decision.DELIVER

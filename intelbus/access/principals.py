@@ -15,6 +15,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from intelbus.models.records import NonEmpty
+from intelbus.policy.agencies import KnownAgencyId, load_agencies
 from intelbus.policy.recipients import RecipientId, load_recipients
 from intelbus.yamlfile import load_yaml_model, refuse_repeated
 
@@ -53,7 +54,7 @@ class _Strict(BaseModel):
 
 class Publisher(_Strict):
     id: RecipientId  # the same shape: it names topics
-    agency: NonEmpty
+    agency: KnownAgencyId
     approves_disclosures: bool = False
 
     @property
@@ -120,7 +121,8 @@ class Principals:
 
 @cache
 def load_principals(policies_dir: Path) -> Principals:
-    data = load_yaml_model(policies_dir / PRINCIPALS_FILE, PrincipalsFile)
+    agencies = {"agencies": load_agencies(policies_dir)}
+    data = load_yaml_model(policies_dir / PRINCIPALS_FILE, PrincipalsFile, agencies)
     return Principals(
         operator=data.operator,
         router=data.router,

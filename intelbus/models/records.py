@@ -56,6 +56,7 @@ __all__ = [
     "Pointer",
     "PolicyDecision",
     "Record",
+    "SafeguardsAttestation",
     "SensitivePnrItem",
     "Subjects",
     "Vehicle",
@@ -127,15 +128,10 @@ class Record(BaseModel):
 
 class Originator(Record):
     avro_name = "intelbus.Originator"
-    agency: NonEmpty
-    department: NonEmpty = "DHS"
+    agency: NonEmpty  # an agency id (policies/agencies.yaml), checked against the policy set
     component: Component = Component.OTHER
     office: NonEmpty
     point_of_contact: NonEmpty
-
-    @property
-    def is_dhs(self) -> bool:
-        return self.department.upper() == "DHS"
 
 
 class PersonIdentity(Record):
@@ -313,6 +309,30 @@ class OfficerSafetyAlert(Record):
         return _after(value, info, "window_start")
 
 
+def _holds(value: bool) -> bool:
+    if not value:
+        raise ValueError("must be true: an onward transfer needs every condition of Art. 16")
+    return value
+
+
+# A condition of an onward transfer of EU PNR: false can be written, and is refused.
+Condition = Annotated[bool, AfterValidator(_holds)]
+
+
+class SafeguardsAttestation(Record):
+    avro_name = "intelbus.SafeguardsAttestation"
+    written_understanding: NonEmpty
+    comparable_safeguards: Condition
+    purpose_limited: Condition
+    no_further_transfer: Condition
+    attested_by: NonEmpty
+    attested_at: Instant
+
+
+# Authorizations that move EU PNR to another authority (Art. 16): they need the attestation.
+ONWARD_TRANSFERS = frozenset({AuthorizationKind.DISCLOSURE, AuthorizationKind.FOREIGN_TRANSFER})
+
+
 class DisclosureAuthorization(Record):
     avro_name = "intelbus.DisclosureAuthorization"
     authorization_id: NonEmpty
@@ -322,7 +342,7 @@ class DisclosureAuthorization(Record):
     case_reference: NonEmpty | None = None
     purpose: DeclaredPurpose
     approving_office: NonEmpty
-    written_understanding: NonEmpty
+    safeguards: SafeguardsAttestation | None = None
     granted_at: Instant
     valid_from: Instant
     valid_until: Instant
@@ -337,6 +357,16 @@ class DisclosureAuthorization(Record):
     def _has_scope(self) -> Self:
         if not (self.event_id or self.case_reference):
             raise ValueError("an authorization must name an eventId or a caseReference")
+        return self
+
+    @model_validator(mode="after")
+    def _attested(self) -> Self:
+        if self.kind in ONWARD_TRANSFERS and self.safeguards is None:
+            raise ValueError(
+                f"a {self.kind.value} authorization is an onward transfer of EU PNR: it needs "
+                "safeguards (the receiving authority's comparable-safeguards attestation, "
+                "EU-US PNR Agreement Art. 16)"
+            )
         return self
 
 

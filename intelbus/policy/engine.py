@@ -2,16 +2,19 @@
 
 The steps, in order (the first that withholds everything ends the evaluation):
 
-1. fail-closed      unknown recipient or unknown marking: deny
+1. fail-closed      unknown recipient, originator agency or marking: deny
 2. expiry           expired lookout / alert past its window: deny
 3. need to know     lookouts: the recipient's categories and areas (dhs-need-to-know);
                     alerts: the recipient's areas cover the location (officer-safety)
-4. noforn           NOFORN content and any foreign member: deny, not even a pointer
-5. third-agency     DHS-originated ORCON content to a recipient outside DHS without the
-                    originator's consent: pointer
-6. EU PNR           primary receiver keeps it; others lose it unless purpose, disclosure
-                    and (for foreign members) foreign-transfer authorizations allow it;
-                    sensitive data and depersonalization apply to everyone who keeps it
+4. tlp              RED: named recipients only; AMBER+STRICT: the originator's organization
+                    only: deny, not even a pointer
+5. noforn           NOFORN content and any foreign member: deny, not even a pointer
+6. third-agency     ORCON content to a recipient outside the originator's department without
+                    the originator's consent: pointer
+7. EU PNR           recognized by its route (eu-pnr-scope); the primary receiver keeps it;
+                    others lose it unless purpose, disclosure and (for foreign members)
+                    foreign-transfer authorizations allow it; sensitive data (declared, or
+                    found in free text) and depersonalization apply to everyone who keeps it
 
 Any exception during evaluation is itself a decision: deny under fail-closed.
 """
@@ -37,7 +40,9 @@ from intelbus.models import (
     Record,
 )
 from intelbus.policy import redaction
+from intelbus.policy.agencies import Agency
 from intelbus.policy.authorizations import AuthorizationBook
+from intelbus.policy.eu_pnr import eu_pnr_reason
 from intelbus.policy.policyset import PolicySet
 from intelbus.policy.recipients import Recipient
 
@@ -117,12 +122,10 @@ def event_kind(event: Event) -> EventKind:
     return EventKind.LOOKOUT if isinstance(event, Lookout) else EventKind.OFFICER_SAFETY_ALERT
 
 
-def _carries_eu_pnr(event: Event) -> bool:
-    return (
-        isinstance(event, Lookout)
-        and event.pnr is not None
-        and event.pnr.source_region is PnrSourceRegion.EU
-    )
+def _eu_pnr_reason(event: Event, policy: PolicySet) -> str | None:
+    if not isinstance(event, Lookout) or event.pnr is None:
+        return None
+    return eu_pnr_reason(event.pnr, policy.pnr_scope.countries)
 
 
 def pointer_for(event: Event, reason: str) -> Pointer:
@@ -139,11 +142,14 @@ def pointer_for(event: Event, reason: str) -> Pointer:
     )
 
 
-def _mixed(recipient: Recipient, *, foreign: bool) -> bool:
-    """Members differ in the property a rule judged: the most restricted one decided."""
+def _mixed(recipient: Recipient, *, foreign: bool = False, department: str = "") -> bool:
+    """Members differ in the property a rule judged (foreign, or in ``department``): the most
+    restricted one decided."""
     if foreign:
         return recipient.has_foreign_member and any(not m.is_foreign for m in recipient.members)
-    return not recipient.all_dhs and any(m.is_dhs for m in recipient.members)
+    return not recipient.all_within(department) and any(
+        m.department == department for m in recipient.members
+    )
 
 
 class PolicyEngine:
@@ -180,13 +186,18 @@ class _Evaluation:
     trace: _Trace = field(init=False)
 
     def __post_init__(self) -> None:
-        self.trace = _Trace(carried_eu_pnr=_carries_eu_pnr(self.event))
+        self.eu_pnr = _eu_pnr_reason(self.event, self.policy)
+        self.trace = _Trace(carried_eu_pnr=self.eu_pnr is not None)
 
     def run(self, recipient_id: str) -> Verdict:
         policy, event, trace = self.policy, self.event, self.trace
         recipient = policy.recipients.get(recipient_id)
         if recipient is None:
             trace.fire("fail-closed", f"unknown recipient {recipient_id!r}")
+            return self._deny(recipient_id)
+        originator = policy.agencies.get(event.originator.agency)
+        if originator is None:
+            trace.fire("fail-closed", f"unknown originator agency {event.originator.agency!r}")
             return self._deny(recipient_id)
         markings = set(event.handling.markings)
         if Marking.UNKNOWN in markings:
@@ -201,27 +212,27 @@ class _Evaluation:
         if not self._needed_by(recipient):
             return self._deny(recipient_id)
 
+        if not self._tlp_allows(recipient, originator):
+            return self._deny(recipient_id)
+
+        outside = not recipient.all_within(originator.department)
         if markings & policy.noforn.markings and recipient.has_foreign_member:
             trace.fire("noforn", "NOFORN content and the recipient has foreign members")
-            composite = bool(markings & policy.third_agency.markings) and not recipient.all_dhs
+            composite = bool(markings & policy.third_agency.markings) and outside
             if _mixed(recipient, foreign=True) or composite:
                 trace.fire("most-restrictive")
             return self._deny(recipient_id)
 
-        if (
-            event.originator.is_dhs
-            and markings & policy.third_agency.markings
-            and not recipient.all_dhs
-        ):
+        if markings & policy.third_agency.markings and outside:
             if recipient.id in event.handling.approved_recipients:
                 trace.fire("third-agency", "the originator consented to this recipient")
             else:
                 reason = (
-                    "originator-controlled (ORCON) DHS information for a recipient outside "
-                    "DHS; ask the point of contact"
+                    f"originator-controlled (ORCON) {originator.id} information for a "
+                    f"recipient outside {originator.department}; ask the point of contact"
                 )
                 trace.fire("third-agency", reason)
-                if _mixed(recipient, foreign=False):
+                if _mixed(recipient, department=originator.department):
                     trace.fire("most-restrictive")
                 pointer = pointer_for(event, reason)
                 return trace.verdict(recipient_id, Decision.POINTER, pointer.to_avro(), Pointer)
@@ -234,6 +245,23 @@ class _Evaluation:
 
     def _deny(self, recipient_id: str) -> Verdict:
         return self.trace.verdict(recipient_id, Decision.DENY, None, None)
+
+    def _tlp_allows(self, recipient: Recipient, originator: Agency) -> bool:
+        """TLP 2.0: RED to the named recipients only, AMBER+STRICT to the originator's
+        organization only; the other labels add nothing to need-to-know."""
+        rule, handling, trace = self.policy.tlp, self.event.handling, self.trace
+        label = f"TLP:{handling.tlp.value.replace('_', '+')}"
+        if handling.tlp in rule.named_recipients_only:
+            if recipient.id not in handling.approved_recipients:
+                trace.fire("tlp", f"{label}: only the recipients the originator named")
+                return False
+            trace.fire("tlp", f"{label}: the originator named this recipient")
+        elif handling.tlp in rule.originator_only and not recipient.only(originator.id):
+            trace.fire("tlp", f"{label}: only {originator.id} itself")
+            if any(member.id == originator.id for member in recipient.members):
+                trace.fire("most-restrictive")
+            return False
+        return True
 
     def _needed_by(self, recipient: Recipient) -> bool:
         """Alerts go by area of responsibility; lookouts by subscribed categories and areas."""
@@ -284,11 +312,41 @@ class _Evaluation:
             view = redaction.remove(view, path)
         return view
 
+    def _sensitive_view(self, view: dict[str, Any], recipient: Recipient) -> dict[str, Any]:
+        """``view`` without its sensitive PNR data (Art. 6): the declared items removed and
+        every free-text item holding a sensitive code or term masked, unless break-glass."""
+        rule, trace, event = self.policy.pnr_sensitive, self.trace, self.event
+        assert isinstance(event, Lookout)
+        assert event.pnr is not None
+        pnr = event.pnr
+        found = [
+            item
+            for path in rule.scans
+            for item in redaction.matching(view, path, self.policy.sensitive_terms.found)
+        ]
+        if not (pnr.sensitive or found):
+            return view
+        glass = self._authorization(AuthorizationKind.SENSITIVE_BREAK_GLASS, recipient)
+        if glass is not None:
+            trace.fire(rule.id, "sensitive PNR data shown under break-glass")
+            trace.relied_on(glass)
+            return view
+        if pnr.sensitive:
+            view = self._removing(view, rule.id, rule.removes, "sensitive PNR data masked")
+        if found:
+            trace.fire(rule.id, f"sensitive codes or terms masked in {', '.join(found)}")
+            for item in found:
+                view = redaction.mask(view, item)
+                trace.removed.append(item)
+        return view
+
     def _pnr_view(self, recipient: Recipient) -> dict[str, Any]:
         """The event as ``recipient`` may see its EU PNR."""
         policy, trace, event, view = self.policy, self.trace, self.event, self.record
         assert isinstance(event, Lookout)
         assert event.pnr is not None
+        if event.pnr.source_region is not PnrSourceRegion.EU:
+            trace.fire("eu-pnr-scope", f"the PNR is {self.eu_pnr}")
         if recipient.id in policy.pnr_primary.primary_receivers:
             trace.fire("eu-pnr-primary", "EU PNR goes whole to its primary receiver")
         else:
@@ -334,18 +392,7 @@ class _Evaluation:
             trace.relied_on(disclosure)
             trace.onward_transfer = True
 
-        if event.pnr.sensitive:
-            glass = self._authorization(AuthorizationKind.SENSITIVE_BREAK_GLASS, recipient)
-            if glass is None:
-                view = self._removing(
-                    view,
-                    "eu-pnr-sensitive",
-                    policy.pnr_sensitive.removes,
-                    "sensitive PNR data masked",
-                )
-            else:
-                trace.fire("eu-pnr-sensitive", "sensitive PNR data shown under break-glass")
-                trace.relied_on(glass)
+        view = self._sensitive_view(view, recipient)
 
         rule = policy.pnr_depersonalize
         if self.at - event.pnr.loaded_at > dt.timedelta(days=rule.after_days):

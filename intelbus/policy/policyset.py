@@ -1,4 +1,5 @@
-"""The policy set: ``policies/recipients.yaml`` and ``policies/rules.yaml``, validated together.
+"""The policy set: ``policies/`` (agencies, recipients, rules, sensitive terms), validated
+together.
 
 Every rule of the brief must be present exactly once, each with the values it needs; the
 version is a content hash of the files of ``policies/`` so every decision can name the exact
@@ -15,10 +16,12 @@ from typing import Annotated, Literal, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from intelbus.errors import IntelbusError
-from intelbus.models import DeclaredPurpose, Lookout, Marking
-from intelbus.models.records import NonEmpty
+from intelbus.models import DeclaredPurpose, Lookout, Marking, Tlp
+from intelbus.models.records import Country, NonEmpty
 from intelbus.policy import redaction
+from intelbus.policy.agencies import Agency, load_agencies
 from intelbus.policy.recipients import Recipient, load_recipients
+from intelbus.policy.sensitive import SensitiveTerms, load_sensitive_terms
 from intelbus.yamlfile import load_yaml_model, refuse_repeated
 
 __all__ = ["RULE_IDS", "PolicySet", "load_policy_set", "policy_version"]
@@ -26,6 +29,7 @@ __all__ = ["RULE_IDS", "PolicySet", "load_policy_set", "policy_version"]
 RULES_FILE = "rules.yaml"
 RULE_IDS = (
     "dhs-need-to-know",
+    "eu-pnr-scope",
     "eu-pnr-primary",
     "eu-pnr-third-party",
     "eu-pnr-purpose",
@@ -34,6 +38,7 @@ RULE_IDS = (
     "eu-pnr-foreign",
     "third-agency",
     "noforn",
+    "tlp",
     "most-restrictive",
     "expiry",
     "fail-closed",
@@ -49,6 +54,11 @@ class _Rule(BaseModel):
 
 class PlainRule(_Rule):
     id: Literal["dhs-need-to-know", "most-restrictive", "expiry", "fail-closed", "officer-safety"]
+
+
+class PnrScopeRule(_Rule):
+    id: Literal["eu-pnr-scope"]
+    countries: frozenset[Country] = Field(min_length=1)
 
 
 class PnrPrimaryRule(_Rule):
@@ -71,6 +81,7 @@ class PnrPurposeRule(_Rule):
 class PnrSensitiveRule(_Rule):
     id: Literal["eu-pnr-sensitive"]
     removes: tuple[NonEmpty, ...] = Field(min_length=1)
+    scans: tuple[NonEmpty, ...] = Field(min_length=1)  # free text searched for sensitive terms
 
 
 class PnrDepersonalizeRule(_Rule):
@@ -90,15 +101,30 @@ class MarkingRule(_Rule):
     markings: frozenset[Marking] = Field(min_length=1)
 
 
+class TlpRule(_Rule):
+    id: Literal["tlp"]
+    named_recipients_only: frozenset[Tlp]
+    originator_only: frozenset[Tlp]
+
+    @model_validator(mode="after")
+    def _one_meaning_per_label(self) -> Self:
+        both = sorted(self.named_recipients_only & self.originator_only)
+        if both:
+            raise ValueError(f"{both} cannot be both named-recipients-only and originator-only")
+        return self
+
+
 Rule = Annotated[
     PlainRule
+    | PnrScopeRule
     | PnrPrimaryRule
     | PnrThirdPartyRule
     | PnrPurposeRule
     | PnrSensitiveRule
     | PnrDepersonalizeRule
     | PnrForeignRule
-    | MarkingRule,
+    | MarkingRule
+    | TlpRule,
     Field(discriminator="id"),
 ]
 
@@ -140,8 +166,11 @@ class PolicySet:
     """Recipients by id and every rule, typed, ready for the policy engine."""
 
     version: str
+    agencies: dict[str, Agency]
     recipients: dict[str, Recipient]
+    sensitive_terms: SensitiveTerms
     descriptions: dict[str, str]
+    pnr_scope: PnrScopeRule
     pnr_primary: PnrPrimaryRule
     pnr_third_party: PnrThirdPartyRule
     pnr_purpose: PnrPurposeRule
@@ -150,6 +179,7 @@ class PolicySet:
     pnr_foreign: PnrForeignRule
     third_agency: MarkingRule
     noforn: MarkingRule
+    tlp: TlpRule
 
 
 def _check_paths(rules_file: Path, policy: PolicySet) -> None:
@@ -164,6 +194,7 @@ def _check_paths(rules_file: Path, policy: PolicySet) -> None:
         (rule.id, path, False) for rule in removing for path in rule.removes
     ]
     checks += [(policy.pnr_depersonalize.id, path, True) for path in policy.pnr_depersonalize.masks]
+    checks += [(policy.pnr_sensitive.id, path, True) for path in policy.pnr_sensitive.scans]
     for rule_id, path, maskable in checks:
         try:
             redaction.check_path(Lookout, path, maskable=maskable)
@@ -173,14 +204,17 @@ def _check_paths(rules_file: Path, policy: PolicySet) -> None:
 
 def load_policy_set(policies_dir: Path) -> PolicySet:
     """Load and cross-check the policy set; raise naming file, line and field on any error."""
-    recipients = {recipient.id: recipient for recipient in load_recipients(policies_dir)}
+    recipients = {r.id: r for r in load_recipients(policies_dir)}
     rules: dict[str, Rule] = {
         rule.id: rule for rule in load_yaml_model(policies_dir / RULES_FILE, RulesFile).rules
     }
     policy = PolicySet(
         version=policy_version(policies_dir),
+        agencies=load_agencies(policies_dir),
         recipients=recipients,
+        sensitive_terms=load_sensitive_terms(policies_dir),
         descriptions={rule_id: rule.description for rule_id, rule in rules.items()},
+        pnr_scope=_typed(rules, "eu-pnr-scope", PnrScopeRule),
         pnr_primary=_typed(rules, "eu-pnr-primary", PnrPrimaryRule),
         pnr_third_party=_typed(rules, "eu-pnr-third-party", PnrThirdPartyRule),
         pnr_purpose=_typed(rules, "eu-pnr-purpose", PnrPurposeRule),
@@ -189,6 +223,7 @@ def load_policy_set(policies_dir: Path) -> PolicySet:
         pnr_foreign=_typed(rules, "eu-pnr-foreign", PnrForeignRule),
         third_agency=_typed(rules, "third-agency", MarkingRule),
         noforn=_typed(rules, "noforn", MarkingRule),
+        tlp=_typed(rules, "tlp", TlpRule),
     )
     _check_paths(policies_dir / RULES_FILE, policy)
     unknown = sorted(policy.pnr_primary.primary_receivers - set(recipients))

@@ -1,4 +1,5 @@
-"""Recipients of the bus (``policies/recipients.yaml``): DHS components and task forces."""
+"""Recipients of the bus (``policies/recipients.yaml``): DHS components and task forces, their
+members named by agency id (``policies/agencies.yaml``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from intelbus.models import Category
-from intelbus.models.records import Country, NonEmpty
+from intelbus.models.records import NonEmpty
+from intelbus.policy.agencies import DHS, KnownAgency, load_agencies
 from intelbus.yamlfile import load_yaml_model, refuse_repeated
 
-__all__ = ["Member", "Recipient", "RecipientsFile", "Subscription", "load_recipients"]
+__all__ = ["Recipient", "RecipientsFile", "Subscription", "load_recipients"]
 
 RECIPIENTS_FILE = "recipients.yaml"
 _ID = re.compile(r"[a-z][a-z0-9-]{1,40}")
@@ -34,21 +36,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Member(_Strict):
-    agency: NonEmpty
-    department: NonEmpty
-    law_enforcement: bool
-    country: Country
-
-    @property
-    def is_dhs(self) -> bool:
-        return self.department.upper() == "DHS"
-
-    @property
-    def is_foreign(self) -> bool:
-        return self.country != "US"
-
-
 class Subscription(_Strict):
     categories: frozenset[Category] = Field(min_length=1)
     areas: frozenset[NonEmpty] = Field(min_length=1)
@@ -62,13 +49,19 @@ class Recipient(_Strict):
     id: RecipientId
     name: NonEmpty
     point_of_contact: NonEmpty
-    members: list[Member] = Field(min_length=1)
+    members: list[KnownAgency] = Field(min_length=1)
     subscriptions: Subscription
 
     # Rule most-restrictive: a recipient is judged by its most restricted member.
     @property
     def all_dhs(self) -> bool:
-        return all(member.is_dhs for member in self.members)
+        return self.all_within(DHS)
+
+    def all_within(self, department: str) -> bool:
+        return all(member.department == department for member in self.members)
+
+    def only(self, agency: str) -> bool:
+        return all(member.id == agency for member in self.members)
 
     @property
     def has_foreign_member(self) -> bool:
@@ -85,4 +78,5 @@ class RecipientsFile(_Strict):
 
 
 def load_recipients(policies_dir: Path) -> list[Recipient]:
-    return load_yaml_model(policies_dir / RECIPIENTS_FILE, RecipientsFile).recipients
+    context = {"agencies": load_agencies(policies_dir)}
+    return load_yaml_model(policies_dir / RECIPIENTS_FILE, RecipientsFile, context).recipients

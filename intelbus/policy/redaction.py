@@ -1,4 +1,5 @@
-"""Remove or mask fields of a record by dotted path (schema names, e.g. ``pnr.sensitive``).
+"""Remove or mask fields of a record by dotted path (schema names, e.g. ``pnr.sensitive``;
+``pnr.generalRemarks.2`` is one item of an array).
 
 Records are handled as the Avro dicts the deserializer returns; edits copy only the dicts
 along the path, so views of one event share everything they do not change.
@@ -8,11 +9,12 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["MASK", "check_path", "mask", "remove"]
+__all__ = ["MASK", "check_path", "mask", "matching", "remove"]
 
 MASK = "[masked]"
 
@@ -21,11 +23,14 @@ def _edit(record: dict[str, Any], path: str, change: Any) -> dict[str, Any]:
     head, _, rest = path.partition(".")
     if head not in record:
         raise KeyError(f"no field {head!r} on the path {path!r}")
-    if not rest:
-        return {**record, head: change(record[head])}
     inner = record[head]
+    if not rest:
+        return {**record, head: change(inner)}
     if inner is None:  # nothing there to edit
         return record
+    if isinstance(inner, list):  # ``field.<index>``: one item of an array
+        index = int(rest)
+        return {**record, head: [*inner[:index], change(inner[index]), *inner[index + 1 :]]}
     return {**record, head: _edit(inner, rest, change)}
 
 
@@ -47,6 +52,18 @@ def remove(record: dict[str, Any], path: str) -> dict[str, Any]:
 def mask(record: dict[str, Any], path: str) -> dict[str, Any]:
     """A copy of ``record`` with the string(s) at ``path`` replaced by :data:`MASK`."""
     return _edit(record, path, _masked)
+
+
+def matching(record: dict[str, Any], path: str, matches: Callable[[str], bool]) -> list[str]:
+    """The paths of the strings at ``path`` that ``matches``: ``path`` itself for a string,
+    ``path.<index>`` for each matching item of an array of strings."""
+    head, _, rest = path.partition(".")
+    value = record[head]
+    if rest:
+        return [] if value is None else [f"{head}.{p}" for p in matching(value, rest, matches)]
+    if isinstance(value, list):
+        return [f"{path}.{index}" for index, text in enumerate(value) if matches(text)]
+    return [path] if value is not None and matches(value) else []
 
 
 def _field_annotation(model: type[BaseModel], alias: str) -> Any:
