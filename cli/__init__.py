@@ -14,7 +14,9 @@ from cli import (
     access,
     asyncapi,
     audit,
+    check,
     demo,
+    load,
     policy,
     publish,
     router,
@@ -30,7 +32,21 @@ from intelbus.settings import Settings
 
 __all__ = ["main"]
 
-GROUPS = (demo, stack, topics, access, schemas, asyncapi, publish, policy, router, subscribe, audit)
+GROUPS = (
+    demo,
+    stack,
+    topics,
+    access,
+    schemas,
+    asyncapi,
+    publish,
+    load,
+    policy,
+    router,
+    subscribe,
+    audit,
+    check,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
