@@ -3,8 +3,10 @@
 A handler that raises is retried with exponential backoff; after ``max_attempts`` the
 message is parked on the recipient's parked topic (with the error, the attempts and where it
 came from) and only then committed, so nothing is lost and nothing is skipped silently. A
-process that dies mid-feed has committed nothing for the message it was handling, so it
-gets that message again when it restarts.
+schema registry that does not answer is nobody's fault and no reason to park: a delivery
+whose schema the subscriber has not seen yet waits for the registry as long as it takes,
+without spending the handler's attempts. A process that dies mid-feed has committed nothing
+for the message it was handling, so it gets that message again when it restarts.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from intelbus.headers import ParkedHeaders, header_map
 from intelbus.names import reader_group, subscriber_group, topic_map
 from intelbus.position import Position
 from intelbus.producer import produce
+from intelbus.serde import RegistryUnavailable
 from intelbus.settings import Settings
 from intelbus.topic_reader import EndTracker, committed_ends, read_to_end
 
@@ -30,6 +33,8 @@ __all__ = ["ParkedMessage", "Subscriber", "read_feed", "read_parked"]
 log = structlog.get_logger()
 
 Handler = Callable[[FeedItem], None]
+
+_REGISTRY_WAIT_MAX_S = 5.0
 
 
 class Subscriber:
@@ -78,7 +83,8 @@ class Subscriber:
                     if tracker and self._consumer.assignment():
                         tracker.check_positions(self._consumer)
                     continue
-                self._handle(message)
+                if not self._handle(message):
+                    break  # stopped while waiting for the registry: not done, not committed
                 # Only now is the message done: handled, or parked for a person to look at.
                 self._consumer.commit(message=message, asynchronous=False)
                 if tracker:
@@ -87,14 +93,17 @@ class Subscriber:
             self._producer.flush(30)
             self._consumer.close()
 
-    def _handle(self, message: Message) -> None:
+    def _handle(self, message: Message) -> bool:
+        """Handle ``message``, or park it after ``max_attempts``; False if stopped first."""
         error: Exception | None = None
         for attempt in range(1, self.max_attempts + 1):
             try:
-                item = self.decoder.decode(message)
+                item = self._decode(message)
+                if item is None:
+                    return False
                 self.handler(item)
                 self.handled += 1
-                return
+                return True
             except Exception as failure:  # the handler's failure is ours to retry
                 error = failure
                 self.log.warning(
@@ -107,6 +116,24 @@ class Subscriber:
                     self.stop.wait(self.backoff_s * 2 ** (attempt - 1))
         assert error is not None
         self._park(message, error)
+        return True
+
+    def _decode(self, message: Message) -> FeedItem | None:
+        """The item of ``message``, waiting for as long as the registry does not answer;
+        None if stopped meanwhile."""
+        waits = 0
+        while True:
+            try:
+                return self.decoder.decode(message)
+            except RegistryUnavailable as unavailable:
+                waits += 1
+                self.log.warning(
+                    "subscriber.registry_unavailable",
+                    offset=message.offset(),
+                    error=str(unavailable)[:300],
+                )
+                if self.stop.wait(min(self.backoff_s * 2**waits, _REGISTRY_WAIT_MAX_S)):
+                    return None
 
     def _park(self, message: Message, error: Exception) -> None:
         source = str(Position.of(message))

@@ -1,0 +1,232 @@
+"""A three-broker cluster started by the project's own stack code (``stack up --brokers 3``
+under a private home and ports), and what it exists for: every topic and the brokers' own
+replicated three ways with two in sync, and the schema registry going away without an event
+being dead-lettered or parked.
+
+The cluster is started once for this module; it fails (never skips) when it cannot start.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import fastavro
+import pytest
+from confluent_kafka.admin import ConfigResource
+from confluent_kafka.schema_registry import Schema
+from structlog.testing import capture_logs
+
+from consumers.feed import FeedItem
+from consumers.subscriber import Subscriber
+from deploy.stack.cluster import NODE_PORT_STEP
+from deploy.stack.local import LocalStack
+from deploy.stack.ports import is_free
+from intelbus import clients, serde
+from intelbus.access.principals import subscriber_principal
+from intelbus.errors import IntelbusError
+from intelbus.headers import header_map
+from intelbus.models import Lookout
+from intelbus.names import topic_map
+from intelbus.producer import produce
+from intelbus.settings import Settings
+from intelbus.topic_reader import read_to_end
+from intelbus.waiting import Timeout, wait_for
+from producers.publisher import Outgoing, Publisher
+from services.router.progress import wait_until_all_routed
+from tests import factories
+from tests.conftest import KEYS_DIR, Bus
+from tests.harness import _free_port, private_bus
+from tests.kafka_helpers import read_all
+from tests.router_helpers import running_router
+
+BROKERS = 3
+
+
+def _strided_port() -> int:
+    """A free port whose neighbours one and two node-steps up are free too."""
+
+    def candidate() -> int | None:
+        port = _free_port()
+        fits = port + (BROKERS - 1) * NODE_PORT_STEP < 65536
+        return (
+            port
+            if fits and all(is_free(port + n * NODE_PORT_STEP) for n in range(BROKERS))
+            else None
+        )
+
+    return wait_for(candidate, timeout=10, what="free ports for three nodes", interval=0)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    settings = Settings(
+        home=tmp_path_factory.mktemp("cluster"),
+        cache_dir=Settings().artifact_cache,  # reuse the fetched artifacts
+        kafka_port=_strided_port(),
+        controller_port=_strided_port(),
+        internal_port=_strided_port(),
+        registry_port=_free_port(),
+        registry_management_port=_free_port(),
+        kafka_heap="512m",
+        keys_dir_override=KEYS_DIR,
+    )
+    stack = LocalStack(settings, say=lambda line: print(f"[cluster] {line}"), brokers=BROKERS)
+    try:
+        stack.up()
+        serde.register_schemas(serde.registry_client(stack.operator), settings.schemas_dir)
+    except (IntelbusError, Timeout, OSError) as error:
+        stack.down()
+        pytest.fail(f"the three-broker cluster did not start: {error}", pytrace=False)
+    yield stack
+    stack.down()
+
+
+@pytest.fixture
+def cluster_bus(cluster: LocalStack) -> Iterator[Bus]:
+    settings = cluster.settings.model_copy(
+        update={"topic_prefix": f"c{uuid.uuid4().hex[:10]}.", "stats_interval_s": 2.0}
+    )
+    with private_bus(settings):
+        yield Bus(settings, topic_map(settings))
+
+
+def test_three_voters_and_every_topic_on_three_brokers_two_in_sync(
+    cluster: LocalStack, cluster_bus: Bus
+) -> None:
+    """The quorum has three voters (one per node); the bus's topics, consumer offsets and
+    transaction state have three replicas with min.insync.replicas=2; the size is kept."""
+    admin = clients.admin(cluster_bus.settings)
+    metadata = admin.list_topics(timeout=30)
+    assert sorted(metadata.brokers) == [1, 2, 3]
+    with running_router(cluster_bus.settings):  # makes the consumer offsets topic
+        pass
+    bus_topics = [t for t in metadata.topics if t.startswith(cluster_bus.settings.topic_prefix)]
+    internal = ["__consumer_offsets", "__transaction_state"]
+    assert wait_for(
+        lambda: set(internal) <= set(admin.list_topics(timeout=30).topics) or None,
+        timeout=60,
+        what="the brokers' own topics",
+    )
+    metadata = admin.list_topics(timeout=30)
+    for topic in bus_topics + internal:
+        replicas = {len(p.replicas) for p in metadata.topics[topic].partitions.values()}
+        assert replicas == {3}, topic
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        config = admin.describe_configs([resource])[resource].result(30)
+        assert config["min.insync.replicas"].value == "2", topic
+    assert LocalStack(cluster.settings, say=lambda _: None).cluster == cluster.cluster
+
+
+@dataclass(frozen=True)
+class NewerSchema:
+    """A newer, compatible Lookout schema (one more optional field), registered: its id is
+    one the router and subscribers have never seen."""
+
+    schema_id: int
+    parsed: Any
+
+    @classmethod
+    def register(cls, settings: Settings, field: str) -> NewerSchema:
+        schema = json.loads(serde.expanded_schema(settings.schemas_dir, Lookout.avro_name))
+        schema["fields"].append({"name": field, "type": ["null", "string"], "default": None})
+        client = serde.registry_client(settings)
+        schema_id = client.register_schema(Lookout.avro_name, Schema(json.dumps(schema), "AVRO"))
+        return cls(schema_id, fastavro.parse_schema(schema))
+
+    def encode(self, publisher: Publisher, record: Lookout) -> Outgoing:
+        """``record`` as a publisher with this schema writes it."""
+        out = publisher.encode(record)
+        buffer = io.BytesIO()
+        buffer.write(b"\x00" + self.schema_id.to_bytes(4, "big"))
+        fastavro.schemaless_writer(buffer, self.parsed, record.to_avro())
+        return Outgoing(out.topic, out.key, buffer.getvalue(), out.event_id)
+
+
+def _send(settings: Settings, batch: list[Outgoing]) -> None:
+    producer = clients.producer(settings, "test-publisher")
+    for outgoing in batch:
+        produce(producer, outgoing.topic, outgoing.value, outgoing.key)
+    assert producer.flush(60) == 0
+
+
+def _cbp_feed(bus: Bus) -> set[str]:
+    return {
+        header_map(m)["intelbus.event-id"]
+        for m in read_to_end(bus.settings, bus.topics.deliveries("cbp"))
+    }
+
+
+def test_registry_outage_delays_events_but_never_dead_letters_or_parks(
+    cluster: LocalStack, cluster_bus: Bus
+) -> None:
+    """The registry stops. The router keeps routing events whose schema it knows; the CBP
+    subscriber, meeting a delivery with a schema id new to it, waits for the registry
+    (without spending its handler retries) instead of parking it; an event with a schema id
+    new to the router waits too (its transaction aborts and is retried). After the outage
+    every event published before and during it is delivered; nothing is dead-lettered or
+    parked."""
+    settings = cluster_bus.settings
+    publisher = Publisher(settings)
+    first_new = NewerSchema.register(settings, "sourceSystem")
+    second_new = NewerSchema.register(settings, "sourceSystemVersion")
+    before = [first_new.encode(publisher, factories.lookout()) for _ in range(3)]
+    known = [publisher.encode(factories.lookout()) for _ in range(3)]
+    new = [second_new.encode(publisher, factories.lookout()) for _ in range(3)]
+    everything = {o.event_id for o in before + known + new}
+    received: list[FeedItem] = []
+    subscriber = Subscriber(
+        settings.as_principal(subscriber_principal("cbp")), "cbp", received.append
+    )  # connected (its own schemas looked up) before the outage
+    reading = threading.Thread(target=subscriber.run)
+    try:
+        with running_router(settings), capture_logs() as logs:
+            _send(settings, before)
+            wait_until_all_routed(settings)  # the router now knows the first new schema
+            assert {o.event_id for o in before} <= _cbp_feed(cluster_bus)
+            cluster.registry.stop()
+            try:
+                # Known schemas keep flowing: delivered while the registry is down.
+                _send(settings, known)
+                read_all(settings, cluster_bus.topics.feed("cbp"), expected=len(before + known))
+                assert {o.event_id for o in known} <= _cbp_feed(cluster_bus)
+                # The subscriber meets a schema id it has never seen and waits for the
+                # registry, past the five attempts after which a failing item is parked.
+                reading.start()
+                wait_for(
+                    lambda: sum(e["event"] == "subscriber.registry_unavailable" for e in logs) > 6,
+                    timeout=90,
+                    what="the subscriber to wait out the registry",
+                )
+                # An event with a schema id new to the router waits: its transaction is
+                # aborted and retried, nothing is dead-lettered.
+                _send(settings, new)
+                wait_for(
+                    lambda: any(
+                        e["event"] == "router.abort" and "registry" in e["reason"] for e in logs
+                    ),
+                    timeout=60,
+                    what="the router to retry the event whose schema it cannot fetch",
+                )
+                assert not {o.event_id for o in new} & _cbp_feed(cluster_bus)
+            finally:
+                cluster.up()
+            wait_until_all_routed(settings)
+            wait_for(
+                lambda: {item.event_id for item in received} >= everything or None,
+                timeout=120,
+                what="the CBP subscriber to handle everything",
+            )
+    finally:
+        subscriber.stop.set()
+        if reading.is_alive():
+            reading.join(30)
+    assert not list(read_to_end(settings, cluster_bus.topics.dead_letter))
+    assert not list(read_to_end(settings, cluster_bus.topics.parked("cbp")))
+    assert subscriber.parked == 0
+    assert _cbp_feed(cluster_bus) == everything
