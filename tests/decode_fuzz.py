@@ -489,7 +489,7 @@ def _loose_encoding(c: _Crafter, mutation: str) -> Case:
 def _many_items(c: _Crafter, mutation: str) -> Case:
     """A lookout whose vehicles (4 bytes each: four nulls) fill up to the size limit."""
     payload = c.rng.choice(c.bases[0])
-    datum = fastavro.schemaless_reader(io.BytesIO(payload), c.canonical[0], None)
+    datum: Any = fastavro.schemaless_reader(io.BytesIO(payload), c.canonical[0], None)
     count = c.rng.choice([20_000, 100_000, (c.max_bytes - len(payload)) // 4 - 16])
     vehicle = {"plate": None, "plateJurisdiction": None, "vin": None, "description": None}
     datum["subjects"]["vehicles"] = [vehicle] * count
