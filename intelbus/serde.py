@@ -176,7 +176,7 @@ class WriterSchemas:
             raise RegistryUnavailable(f"{type(error).__name__}: {error}") from error
         if not schema.schema_str:
             # The client cached that answer: forget it, or every retry would get it again.
-            self._client.clear_caches()
+            self._client.clear_caches()  # type: ignore[no-untyped-call]
             raise RegistryUnavailable(f"the registry answered without a schema for id {schema_id}")
         return schema.schema_str
 

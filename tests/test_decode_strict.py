@@ -5,29 +5,45 @@ bounds checked before anything is decoded; a registry hiccup is never bad input.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
+import fastavro
 import pytest
+from fastavro.schema import fingerprint, to_parsing_canonical_form
 
+from cli import main
 from consumers.feed import FeedItem
 from consumers.subscriber import Subscriber
-from intelbus import clients, serde
+from intelbus import clients, contract, serde
+from intelbus.canonical import MAX_ITEMS, Malformed, UnsupportedSchema, compile_check
+from intelbus.chain import load_signer
+from intelbus.errors import IntelbusError
 from intelbus.headers import DeliveryHeaders
-from intelbus.models import Lookout, OfficerSafetyAlert
+from intelbus.models import ChainSeal, Lookout, OfficerSafetyAlert, Pointer, PolicyDecision
+from intelbus.policy.authorizations import AuthorizationBook
+from intelbus.policy.engine import PolicyEngine
+from intelbus.position import Position
 from intelbus.reader import ContractReader, Rejected
 from intelbus.serde import RegistryUnavailable
 from intelbus.settings import Settings
 from intelbus.waiting import wait_for
+from services.router.decisions import ChainBook
+from services.router.fanout import Fanout, FanoutTopics, Inbound
+from services.router.serdes import Codecs
 from tests import factories
 from tests.avro_helpers import avro_long, avro_string, framed, register_writer, schemaless
 from tests.conftest import Bus
 from tests.decode_fuzz import Worker, fuzz
-from tests.policy_fixtures import pnr
+from tests.generate import alerts, lookouts
+from tests.policy_fixtures import AT, POLICY, pnr
 from tests.registry_proxy import FAULTS, registry_proxy
 
 MIB = 1024 * 1024
+SCHEMAS = Settings().schemas_dir
 
 
 def _contract(settings: Settings, name: str = "intelbus.Lookout") -> dict[str, Any]:
@@ -248,6 +264,213 @@ def test_a_registry_hiccup_does_not_park_a_delivery(bus: Bus) -> None:
             thread.join(60)
     assert subscriber.parked == 0
     assert [item.record for item in handled] == [event]
+
+
+# -- the pinned versions ----------------------------------------------------------------------
+
+
+def _pins(text: str) -> set[tuple[str, ...]]:
+    return {tuple(words) for line in text.splitlines() if (words := line.split("#")[0].split())}
+
+
+def test_the_fingerprints_file_pins_the_current_schemas_and_every_release(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """schemas/fingerprints.txt pins each message type of schemas/avro and of every
+    schemas/released/v*/ by the SHA-256 of its Parsing Canonical Form (computed here with
+    fastavro's own fingerprint); `intelbus schemas fingerprints` prints exactly the file."""
+    texts = [serde.expanded_schema(SCHEMAS, model.avro_name) for model in serde.MESSAGE_TYPES]
+    texts += [path.read_text() for path in SCHEMAS.parent.glob("released/v*/*.avsc")]
+    expected = set()
+    for text in texts:
+        schema: Any = fastavro.parse_schema(json.loads(text))
+        expected.add((schema["name"], fingerprint(to_parsing_canonical_form(schema), "SHA-256")))
+    pinned = (SCHEMAS.parent / contract.FINGERPRINTS_FILE).read_text()
+    assert _pins(pinned) == expected, (
+        "schemas/fingerprints.txt is out of date: run `intelbus schemas fingerprints --write` "
+        "and review the diff"
+    )
+    assert main(["schemas", "fingerprints"]) == 0
+    assert capsys.readouterr().out == pinned
+
+
+def _contract_copy(into: Path, released: dict[str, dict[str, Any]]) -> Path:
+    """schemas/avro copied under ``into``, with ``released`` as release v0 and the
+    fingerprints file written for them; returns the copy's schemas/avro."""
+    avro = into / "schemas" / "avro"
+    shutil.copytree(SCHEMAS, avro)
+    for name, schema in released.items():
+        path = into / "schemas" / "released" / "v0" / f"{name}.avsc"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(schema))
+    (avro.parent / contract.FINGERPRINTS_FILE).write_text(contract.render(contract.versions(avro)))
+    return avro
+
+
+def test_a_pin_without_its_text_or_a_missing_file_stops_the_reader(tmp_path: Path) -> None:
+    """Readers cannot decode a pinned version whose text is gone, nor know what to accept
+    without the file: loading says where and what to run."""
+    avro = _contract_copy(tmp_path / "a", {})
+    pins = avro.parent / contract.FINGERPRINTS_FILE
+    pins.write_text(pins.read_text() + "intelbus.Lookout " + "0" * 64 + "\n")
+    with pytest.raises(IntelbusError, match=rf"{pins}:\d+: .* names no version of the contract"):
+        contract.load_contract(avro)
+    bare = _contract_copy(tmp_path / "b", {})
+    (bare.parent / contract.FINGERPRINTS_FILE).unlink()
+    with pytest.raises(IntelbusError, match="intelbus schemas fingerprints --write"):
+        contract.load_contract(bare)
+
+
+def test_an_earlier_version_is_read_and_delivered_re_encoded(bus: Bus, tmp_path: Path) -> None:
+    """A lookout written with a released earlier version (without ``caseReference``) is
+    decoded with the repository's text of that version, and what goes to a feed whole is
+    the decoded event re-encoded with the current schema, not the bytes that came in."""
+    current = _contract(bus.settings)
+    earlier = {**current, "fields": [f for f in current["fields"] if f["name"] != "caseReference"]}
+    avro = _contract_copy(tmp_path, {"intelbus.Lookout": earlier})
+    settings = bus.settings.model_copy(update={"schemas_dir_override": avro})
+    event = factories.lookout(event_id="written-with-v0")
+    datum = {k: v for k, v in event.to_avro().items() if k != "caseReference"}
+    client = serde.registry_client(settings)
+    value = framed(register_writer(client, earlier, "v0"), schemaless(earlier, datum))
+    reader = ContractReader.connect(settings, [Lookout])
+    decoded = reader.read(value)
+    assert decoded.record == event
+    assert decoded.wire == reader.codec(Lookout).encode(decoded.fields) != value
+
+    def codec(model: type[Any], schema_id: int) -> serde.FastCodec:
+        return serde.FastCodec(model, avro, schema_id)
+
+    topic = bus.topics.lookouts("cbp")
+    chains = ChainBook(load_signer(tmp_path / "keys"), POLICY.version)
+    chains.restore(topic, 0, None, 0)
+    fanout = Fanout(
+        PolicyEngine(POLICY, AuthorizationBook()),
+        chains,
+        FanoutTopics(
+            {r: bus.topics.feed(r) for r in POLICY.recipients},
+            bus.topics.decisions,
+            bus.topics.dead_letter,
+            {topic: "CBP"},
+        ),
+        Codecs(
+            reader.codec(Lookout),
+            codec(Pointer, 9003),
+            codec(PolicyDecision, 9004),
+            codec(ChainSeal, 9005),
+        ),
+        "test-router",
+    )
+    outbound = fanout.route(Inbound(Position(topic, 0, 0), b"k", value), decoded, AT)
+    whole = [
+        o.value for o in outbound if (o.headers or []).count(("intelbus.decision", b"deliver"))
+    ]
+    assert whole, "no recipient got the lookout whole"
+    assert all(v == decoded.wire for v in whole)
+
+
+# -- the check of the bytes ---------------------------------------------------------------------
+
+
+def _record(*fields: tuple[str, Any]) -> Any:
+    return fastavro.parse_schema(
+        {"type": "record", "name": "R", "fields": [{"name": n, "type": t} for n, t in fields]}
+    )
+
+
+def test_fastavros_own_encodings_pass_the_check() -> None:
+    """No false alarms: 400 generated lookouts and alerts (PNR, sensitive items, several
+    subjects) as fastavro writes them pass the check of their schema."""
+    for model, events in ((Lookout, lookouts(200, seed=5)), (OfficerSafetyAlert, alerts(200))):
+        schema = fastavro.parse_schema(json.loads(serde.expanded_schema(SCHEMAS, model.avro_name)))
+        check = compile_check(schema)
+        for event in events:
+            check(schemaless(schema, event.to_avro()))
+
+
+@pytest.mark.parametrize(
+    ("schema", "refusal"),
+    [
+        (
+            {"type": "record", "name": "R", "fields": [{"name": "r", "type": ["null", "R"]}]},
+            "R is recursive",
+        ),
+        (
+            {
+                "type": "record",
+                "name": "R",
+                "fields": [{"name": "a", "type": {"type": "array", "items": "null"}}],
+            },
+            "array items that take no bytes",
+        ),
+        (
+            {
+                "type": "record",
+                "name": "R",
+                "fields": [{"name": "m", "type": {"type": "map", "values": "long"}}],
+            },
+            "Avro map is not supported",
+        ),
+        (
+            {"type": "record", "name": "R", "fields": [{"name": "u", "type": ["int", "long"]}]},
+            "a union other than null and one type",
+        ),
+        (
+            {"type": "record", "name": "R", "fields": [{"name": "f", "type": "float"}]},
+            "Avro float is not supported",
+        ),
+    ],
+)
+def test_schemas_whose_bytes_cannot_be_bounded_or_proven_canonical_do_not_compile(
+    schema: dict[str, Any], refusal: str
+) -> None:
+    with pytest.raises(UnsupportedSchema, match=refusal):
+        compile_check(fastavro.parse_schema(schema))
+
+
+@pytest.mark.parametrize(
+    ("schema", "payload", "reason"),
+    [
+        (_record(("i", "int")), avro_long(2**31 - 1), None),
+        (_record(("i", "int")), avro_long(2**31), "undecodable"),
+        (_record(("i", "long")), avro_long(-(2**63)), None),
+        (_record(("i", "long")), b"\xff" * 9 + b"\x03", "undecodable"),  # 2^64 and more
+        (_record(("i", "long")), b"\xff" * 10 + b"\x01", "undecodable"),  # 11 bytes
+        (_record(("s", "string")), avro_long(2**62) + b"abc", "undecodable"),
+        (_record(("s", "string")), avro_long(-1), "undecodable"),
+        (
+            _record(("a", {"type": "array", "items": "long"})),
+            avro_long(2**62) + b"\x02",
+            "undecodable",
+        ),
+        (
+            _record(("a", {"type": "array", "items": "long"})),
+            avro_long(MAX_ITEMS + 1) + bytes(MAX_ITEMS + 2),
+            "too-many-items",
+        ),
+        (
+            _record(("a", {"type": "array", "items": "long"})),
+            avro_long(MAX_ITEMS) + bytes(MAX_ITEMS + 1),
+            None,
+        ),
+        (_record(("u", ["null", "long"])), b"\x04\x02", "undecodable"),
+        (_record(("u", ["null", "long"])), b"\x82\x00\x02", "non-canonical"),
+        (_record(("d", "double")), bytes(7), "undecodable"),
+        (_record(("b", "boolean")), b"", "undecodable"),
+    ],
+)
+def test_values_the_schema_cannot_have_are_refused(
+    schema: Any, payload: bytes, reason: str | None
+) -> None:
+    """Out-of-range ints and longs, overlong varints, lengths and counts beyond the bytes
+    left (refused before looping), item budgets, union branches, short reads."""
+    check = compile_check(schema)
+    if reason is None:
+        check(payload)
+        return
+    with pytest.raises(Malformed) as malformed:
+        check(payload)
+    assert malformed.value.reason == reason
 
 
 # -- the fuzz run (bench/fuzz.py runs 10,000) ---------------------------------------------------

@@ -12,14 +12,28 @@ from confluent_kafka import KafkaError, Message
 
 from intelbus import clients, serde
 from intelbus.headers import header_map
-from intelbus.models import CaseOutcome, Handling, Lookout, Marking, OutcomeKind
+from intelbus.models import (
+    AuthorizationKind,
+    CaseOutcome,
+    Category,
+    DeclaredPurpose,
+    Handling,
+    Lookout,
+    Marking,
+    OutcomeKind,
+)
 from intelbus.waiting import wait_for
-from services.router.progress import wait_until_routed
+from producers.publisher import Publisher
+from services.router.progress import (
+    wait_until_all_routed,
+    wait_until_authorizations_applied,
+    wait_until_routed,
+)
 from tests import factories
 from tests.avro_helpers import avro_long, framed, register_writer, schemaless
 from tests.conftest import Bus
 from tests.kafka_helpers import read_all
-from tests.policy_fixtures import RECIPIENTS, pnr
+from tests.policy_fixtures import RECIPIENTS, authorization, pnr
 from tests.registry_proxy import registry_proxy
 from tests.router_helpers import decisions_of, running_router
 
@@ -162,3 +176,51 @@ def test_a_registry_hiccup_delays_an_event_and_dead_letters_nothing(bus: Bus, fa
     assert sorted(d.recipient for d in decisions) == sorted(RECIPIENTS)
     assert {d.event_id for d in decisions} == {event.event_id}
     assert read_all(bus.settings, bus.topics.dead_letter, expected=0) == []
+
+
+def test_an_authorization_read_during_a_registry_hiccup_is_applied_not_dropped(bus: Bus) -> None:
+    """A grant under another registry id of the contract's schema arrives while the registry
+    fails its fetch: before, the router logged it unreadable and dropped it (a revocation
+    would have been lost the same way). Now the lane retries it, and a PNR lookout routed
+    after the registry answers is disclosed to ICE under the grant."""
+    now = dt.datetime.now(dt.UTC)
+    grant = authorization(
+        AuthorizationKind.DISCLOSURE,
+        "ice",
+        authorization_id="grant-after-hiccup",
+        case_reference="CASE-HICCUP",
+        granted_at=now,
+        valid_from=now - dt.timedelta(minutes=1),
+        valid_until=now + dt.timedelta(days=1),
+    )
+    client = serde.registry_client(bus.settings)
+    contract = json.loads(
+        serde.expanded_schema(bus.settings.schemas_dir, "intelbus.DisclosureAuthorization")
+    )
+    value = framed(register_writer(client, contract, "same"), schemaless(contract, grant.to_avro()))
+    lookout = factories.lookout(
+        event_id="pnr-after-hiccup",
+        issued_at=now,
+        valid_until=now + dt.timedelta(days=1),
+        category=Category.TERRORIST_THREAT,
+        declared_purpose=DeclaredPurpose.TERRORISM,
+        areas=["MIP"],
+        case_reference="CASE-HICCUP",
+        pnr=pnr(loaded_at=now - dt.timedelta(days=1), sensitive=[]),
+    )
+    authorizations = bus.topics.authorizations("cbp")
+    with registry_proxy(bus.settings.schema_registry_url) as proxy:
+        settings = bus.settings.model_copy(update={"schema_registry_url_override": proxy.url})
+        with running_router(settings):
+            proxy.fault = "empty-200"
+            producer = clients.producer(bus.settings, "test")
+            producer.produce(authorizations, value, grant.authorization_id.encode())
+            assert producer.flush(30) == 0
+            wait_for(lambda: proxy.failed >= 1, timeout=60, what="a failed schema fetch")
+            proxy.heal()
+            wait_until_authorizations_applied(settings, authorizations)
+            Publisher(bus.settings).publish(lookout)
+            wait_until_all_routed(settings)
+
+    [ice] = [d for d in decisions_of(bus.settings, bus.topics.decisions) if d.recipient == "ice"]
+    assert (ice.decision.label, ice.authorization_ids) == ("deliver", [grant.authorization_id])
