@@ -27,7 +27,7 @@ from intelbus.models import ChainSeal, Lookout, OfficerSafetyAlert, Pointer, Pol
 from intelbus.policy.authorizations import AuthorizationBook
 from intelbus.policy.engine import PolicyEngine
 from intelbus.position import Position
-from intelbus.reader import ContractReader, Rejected
+from intelbus.reader import REASONS, ContractReader, Rejected
 from intelbus.serde import RegistryUnavailable
 from intelbus.settings import Settings
 from intelbus.waiting import wait_for
@@ -487,3 +487,4 @@ def test_a_short_fuzz_run_neither_crashes_nor_accepts_what_it_must_not(bus: Bus)
     assert summary["accepted_foreign_schema"] == 0, summary
     assert summary["accepted_trailing_bytes"] == 0, summary
     assert summary["accepted_non_canonical"] == 0, summary
+    assert set(summary["rejected_by_reason"]) <= set(REASONS), summary  # stable codes only
