@@ -3,7 +3,8 @@
 A handler that raises is retried with exponential backoff; after ``max_attempts`` the
 message is parked on the recipient's parked topic (with the error, the attempts and where it
 came from) and only then committed, so nothing is lost and nothing is skipped silently. A
-process that dies mid-feed has committed nothing for the message it was handling, so it
+registry outage is not the message's fault: decoding waits for the registry, parking nothing.
+A process that dies mid-feed has committed nothing for the message it was handling, so it
 gets that message again when it restarts.
 """
 
@@ -22,6 +23,7 @@ from intelbus.headers import ParkedHeaders, header_map
 from intelbus.names import reader_group, subscriber_group, topic_map
 from intelbus.position import Position
 from intelbus.producer import produce
+from intelbus.serde import RegistryUnavailable
 from intelbus.settings import Settings
 from intelbus.topic_reader import EndTracker, committed_ends, read_to_end
 
@@ -78,7 +80,8 @@ class Subscriber:
                     if tracker and self._consumer.assignment():
                         tracker.check_positions(self._consumer)
                     continue
-                self._handle(message)
+                if not self._handle(message):
+                    break  # stopped while the registry was out: not done, so not committed
                 # Only now is the message done: handled, or parked for a person to look at.
                 self._consumer.commit(message=message, asynchronous=False)
                 if tracker:
@@ -87,14 +90,21 @@ class Subscriber:
             self._producer.flush(30)
             self._consumer.close()
 
-    def _handle(self, message: Message) -> None:
+    def _handle(self, message: Message) -> bool:
+        """Handle or park ``message``; False when stopped before either."""
         error: Exception | None = None
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 1
+        while attempt <= self.max_attempts:
             try:
                 item = self.decoder.decode(message)
                 self.handler(item)
                 self.handled += 1
-                return
+                return True
+            except RegistryUnavailable as outage:  # not the message's fault: wait, uncounted
+                self.log.warning("subscriber.registry_unavailable", error=str(outage)[:300])
+                if self.stop.wait(self.backoff_s):
+                    return False
+                continue
             except Exception as failure:  # the handler's failure is ours to retry
                 error = failure
                 self.log.warning(
@@ -105,8 +115,10 @@ class Subscriber:
                 )
                 if attempt < self.max_attempts:
                     self.stop.wait(self.backoff_s * 2 ** (attempt - 1))
+                attempt += 1
         assert error is not None
         self._park(message, error)
+        return True
 
     def _park(self, message: Message, error: Exception) -> None:
         source = str(Position.of(message))
