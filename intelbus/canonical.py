@@ -216,7 +216,7 @@ class _Compiler:
                 raise Malformed("undecodable", f"{count} items in {len(data) - pos} bytes")
             budget[0] -= count
             if budget[0] < 0:
-                raise Malformed("too-many-items", f"more than {MAX_ITEMS} array items")
+                raise Malformed("too-many-items", f"more than {MAX_ITEMS:,} array items")
             for _ in range(count):
                 pos = item(data, pos, budget)
             if data[pos] != 0:
