@@ -24,11 +24,11 @@ from typing import Any, BinaryIO, TypeVar, cast
 
 from pydantic import ValidationError
 
+from intelbus.canonical import Check, Malformed, compile_check
 from intelbus.errors import IntelbusError
 from intelbus.models import Record
 from intelbus.policy.policyset import load_policy_set
 from intelbus.policy.references import unknown_references
-from intelbus.canonical import Check, Malformed, compile_check
 from intelbus.serde import CONFLUENT_HEADER, FastCodec
 from intelbus.settings import Settings
 from intelbus.utf8 import NotUtf8, decode_utf8
