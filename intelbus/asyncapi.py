@@ -20,6 +20,7 @@ import yaml
 from intelbus.access.principals import Principals
 from intelbus.headers import DeadLetterHeaders, DeliveryHeaders, ParkedHeaders
 from intelbus.models import Decision
+from intelbus.reader import REASONS
 from intelbus.serde import MESSAGE_TYPES, expanded_schema
 from intelbus.topics import TopicMap, TopicSpec
 
@@ -66,7 +67,8 @@ PARKED_HEADERS: dict[str, str] = {
     ParkedHeaders.SOURCE: "Where the delivery was read: <topic>/<partition>/<offset>.",
     ParkedHeaders.GROUP: "Consumer group of the subscriber that parked it.",
 }
-_DLQ_REASONS = ["undecodable", "unknown-schema-id", "invalid-event", "fail-closed"]
+# What the reader rejects, then what the router itself dead-letters (services/router/fanout.py).
+_DLQ_REASONS = [*REASONS, "originator-mismatch", "fail-closed"]
 
 
 class Scope(enum.Enum):
