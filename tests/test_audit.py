@@ -8,6 +8,7 @@ import json
 
 import pytest
 from confluent_kafka import TopicPartition
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cli import main
@@ -158,3 +159,49 @@ def test_query_export_and_report(routed: Bus, capsys: pytest.CaptureFixture[str]
     report = capsys.readouterr().out
     assert "ibet-blaine  deny              noforn" in report
     assert "25 decision(s)" in report
+
+
+def test_key_planted_in_the_routers_key_directory_is_not_trusted(
+    routed: Bus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Someone who can write the decisions topic and the router's key directory forges a
+    decision and seals it with a key of their own, whose public key they leave beside the
+    router's: verify trusts only the keys a reviewer pinned, so that seal is named as signed
+    by an untrusted key, where it sits."""
+    head = _head(routed)
+    forged = head.to_avro() | {
+        "decisionId": f"{head.chain}#{head.sequence + 1}",
+        "recipient": "ibet-blaine",
+        "decision": "DELIVER",
+        "sequence": head.sequence + 1,
+        "previousHash": head.hash,
+    }
+    forged["hash"] = chain.decision_hash(forged)
+    _produce(routed, PolicyDecision.model_validate(forged), head.chain)
+    impostor = chain.SealSigner(Ed25519PrivateKey.generate())
+    message = chain.seal_message(head.chain, head.sequence + 1, forged["hash"], head.hash)
+    seal = ChainSeal(
+        chain=head.chain,
+        sequence=head.sequence + 1,
+        head_hash=forged["hash"],
+        previous_seal_hash=head.hash,
+        sealed_at=dt.datetime.now(dt.UTC),
+        key_id=impostor.key_id,
+        signature=impostor.sign(message),
+    )
+    seal_offset = _produce(routed, seal, head.chain)
+    planted = routed.settings.keys_dir / f"{impostor.key_id}.pub"
+    planted.write_bytes(
+        impostor._key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    try:
+        code, output = _verify(capsys)
+    finally:
+        planted.unlink()
+    assert code == 1, output
+    assert (
+        f"offset {seal_offset}: chain {head.chain}: seal signed by untrusted key "
+        f"{impostor.key_id}" in output
+    )

@@ -30,6 +30,7 @@ or reported; read_decision_log never yields one, so no test pins that silence do
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -406,12 +407,52 @@ def test_seal_missing_between_two_seals(log: DecisionLog) -> None:
     )
 
 
-def test_replayed_seal_is_named(log: DecisionLog) -> None:
-    """A genuine seal written a second time is named where the copy sits (it does not
-    follow the seal before it in the chain's order), and nothing else is reported."""
-    copy = log.append(0, seal=log.seal(0, 3).sealed)
+def test_duplicate_seal_names_the_first_copy(log: DecisionLog) -> None:
+    """A genuine seal written a second time is a duplicate (not "a seal is missing"): named
+    where the copy sits, with the offset of the first copy, and nothing else is reported."""
+    first = log.seal(0, 3)
+    copy = log.append(0, seal=first.sealed)
     assert _found(log.verify()) == [
-        (copy.where, log.chain(0), "a seal is missing: this seal does not follow the previous one")
+        (copy.where, log.chain(0), f"duplicate of the seal at offset {first.where[2]}")
+    ]
+
+
+def test_altered_seal_time_is_named(log: DecisionLog) -> None:
+    """A seal's sealedAt changed after signing (a day later): every field of a seal is signed,
+    so its signature no longer verifies and the decisions only it vouched for are unsealed."""
+    genuine = log.seal(0, 5)
+    altered = log.replace(
+        genuine,
+        seal=genuine.sealed.model_copy(update={"sealed_at": AT + dt.timedelta(days=1)}),
+    )
+    assert _found(log.verify()) == sorted(
+        [
+            (altered.where, log.chain(0), "altered or forged seal: its signature does not verify"),
+            *_unsealed(log.decision(0, 4), log.decision(0, 5)),
+        ]
+    )
+
+
+def test_sequence_jump_between_seals_is_named(log: DecisionLog) -> None:
+    """Seals link by head hash; their sequences must continue too. A record numbered 7 right
+    after the seal of sequence 1, hash-linked to it and sealed with the router's key: the
+    walk back finds every link, but the sequences jump from 1 to 7, named at the seal."""
+    chain = log.chain(1)
+    original = log.decision(1, 2)
+    jumped = original.record.to_avro() | {"sequence": 7, "decisionId": f"{chain}#7"}
+    jumped["hash"] = decision_hash(jumped)
+    log.replace(original, decision=PolicyDecision.model_validate(jumped))
+    seal = log.replace(
+        log.seal(1, 2),
+        seal=_signed(log.signer, chain, 7, jumped["hash"], log.decision(1, 1).record.hash),
+    )
+    assert _found(log.verify()) == [
+        (
+            seal.where,
+            chain,
+            "sequence jump: the previous seal ends at sequence 1, this seal's records start "
+            "at sequence 7",
+        )
     ]
 
 
