@@ -29,6 +29,7 @@ from intelbus.models import (
     CaseOutcome,
     ChainSeal,
     DisclosureAuthorization,
+    KeyRotation,
     Lookout,
     OfficerSafetyAlert,
     Pointer,
@@ -74,6 +75,7 @@ MESSAGE_TYPES: tuple[type[Record], ...] = (
     Pointer,
     PolicyDecision,
     ChainSeal,
+    KeyRotation,
 )
 COMPATIBILITY = "BACKWARD"
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
