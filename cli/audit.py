@@ -228,10 +228,15 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
         f"OK: {report.decisions} decisions in {report.chains} chain(s), sealed by "
         f"{report.seals} signed seal(s); every link verified ({topic})\n"
         f"  signed by trusted key(s) {', '.join(report.keys)} "
-        f"({report.rotations} key rotation(s) followed)\n"
-        f"  not cut short: the log holds all {report.anchors} chain head(s) checked "
-        "(committed by the router" + (", kept in the checkpoint)" if args.checkpoint else ")")
+        f"({report.rotations} key rotation(s) followed)"
     )
+    if report.anchors:
+        print(f"  not cut short: the log holds all {report.anchors} chain head(s) checked")
+    else:
+        print(
+            "  nothing to check a cut against: the router has committed no chain head (a new "
+            "bus, or its consumer groups were deleted) and no checkpoint was kept"
+        )
     if args.checkpoint is not None:
         save_checkpoint(args.checkpoint, topic, report.heads.values())
         print(f"  checkpoint {args.checkpoint} written: {len(report.heads)} chain head(s)")

@@ -93,7 +93,7 @@ def test_bad_trusted_keys_file_is_named_by_line(
     path.write_text("# pinned\n\nssh-rsa AAAA me@host\n")
     code, output = _verify(capsys, "--trusted-keys", str(path))
     assert code == 1
-    assert f"{path}:3: key type b'ssh-rsa' is not ed25519 (expected 'ed25519 <base64" in output
+    assert f"{path}:3: key type 'ssh-rsa' is not ed25519 (expected 'ed25519 <base64" in output
 
 
 def test_forged_decision_fails_verify_naming_its_offset(

@@ -169,7 +169,7 @@ def test_trusted_keys_file_reads_every_pinned_key(tmp_path: Path) -> None:
     ("content", "complaint"),
     [
         ("ed25519\n", ":1: the key is missing"),
-        ("# ok\nssh-ed25519 AAAA\n", ":2: key type b'ssh-ed25519' is not ed25519"),
+        ("# ok\nssh-ed25519 AAAA\n", ":2: key type 'ssh-ed25519' is not ed25519"),
         ("ed25519 not-base64!\n", ":1: not the base64 of a 32-byte Ed25519 public key"),
         ("ed25519 AAAA\n", ":1: not the base64 of a 32-byte Ed25519 public key"),
         ("# nothing\n\n", ": no key in it; a reviewer must pin at least one"),

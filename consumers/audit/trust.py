@@ -48,11 +48,12 @@ def read_trusted_keys(path: Path) -> dict[str, Ed25519PublicKey]:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise IntelbusError(f"{path}: larger than {MAX_FILE_BYTES} bytes; not a trusted-keys file")
     keys: dict[str, Ed25519PublicKey] = {}
-    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
-        text = line.strip()
-        if not text or text.startswith(b"#"):
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
             continue
-        public_key = _parse(text)
+        public_key = _parse(line)
         if isinstance(public_key, str):
             raise IntelbusError(
                 f"{path}:{number}: {public_key} (expected '{KEY_TYPE} <base64 of the 32-byte "
@@ -64,10 +65,10 @@ def read_trusted_keys(path: Path) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
-def _parse(line: bytes) -> Ed25519PublicKey | str:
+def _parse(line: str) -> Ed25519PublicKey | str:
     """The key of one line, or why it is not one."""
     fields = line.split()
-    if fields[0] != KEY_TYPE.encode():
+    if fields[0] != KEY_TYPE:
         return f"key type {fields[0][:20]!r} is not {KEY_TYPE}"
     if len(fields) < 2:
         return "the key is missing"
