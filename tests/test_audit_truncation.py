@@ -99,7 +99,7 @@ def test_emptied_log_names_every_chain(log: DecisionLog) -> None:
     log.records.clear()
     report = log.verify(anchors=anchors)
     assert found(report) == [
-        (None, a.chain, "truncated: no valid seal of this chain is left, but " + _names(a))
+        (None, a.chain, "truncated: no record of this chain is left, but " + _names(a))
         for a in anchors
     ]
 
@@ -243,7 +243,7 @@ def test_emptied_log_is_truncated_against_the_committed_heads(
     code, output = _verify(capsys, trusted)
     assert code == 1, output
     for chain, seal in sealed.items():
-        assert f"chain {chain}: truncated: no valid seal of this chain is left" in output, output
+        assert f"chain {chain}: truncated: no record of this chain is left" in output, output
         assert f"names sequence {seal.sequence} (head {seal.head_hash[:12]}...)" in output
 
 
@@ -347,7 +347,7 @@ def test_checkpoint_catches_a_cut_when_the_router_commits_are_gone_too(
     assert code == 1, output
     for chain in sealed:
         assert (
-            f"chain {chain}: truncated: no valid seal of this chain is left, but checkpoint "
+            f"chain {chain}: truncated: no record of this chain is left, but checkpoint "
             f"{checkpoint}" in output
         ), output
     assert "the router's commit" not in output

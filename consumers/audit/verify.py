@@ -85,7 +85,7 @@ def verify_log(
         report.problems += problems
     report.heads = {chain: _seal(max(v, key=_sequence)) for chain, v in valid.items() if v}
     for anchor in anchors:
-        problem = _check_anchor(anchor, valid.get(anchor.chain, []), keyring)
+        problem = _check_anchor(anchor, valid.get(anchor.chain), keyring)
         if problem is not None:
             report.problems.append(problem)
             report.cut_short |= "truncated" in problem.what
@@ -205,23 +205,26 @@ def _walk_back(
     return [], expected_sequence
 
 
-def _check_anchor(anchor: Anchor, valid: list[Entry], keyring: Keyring) -> Problem | None:
-    """Why the log does not hold ``anchor`` (``valid``: the chain's valid seals), if so."""
+def _check_anchor(anchor: Anchor, valid: list[Entry] | None, keyring: Keyring) -> Problem | None:
+    """Why the log does not hold ``anchor`` (``valid``: the chain's valid seals; None when
+    the log has no record of the chain at all), if so."""
     chain = anchor.chain
     if anchor.seal is not None:
         why = keyring.judge(anchor.seal)
         if why is not None:
             return Problem(None, chain, f"{anchor.source}: its seal is refused: {why}")
+    names = f"{anchor.source} names sequence {anchor.sequence} (head {anchor.head_hash[:12]}...)"
+    if valid is None:
+        return Problem(None, chain, f"truncated: no record of this chain is left, but {names}")
+    if not valid:
+        return Problem(None, chain, f"not held: no seal of this chain is valid, but {names}")
     same = [e for e in valid if _seal(e).sequence == anchor.sequence]
     if any(_seal(e).head_hash == anchor.head_hash for e in same):
         return None
-    names = f"{anchor.source} names sequence {anchor.sequence} (head {anchor.head_hash[:12]}...)"
     if same:
         other = _seal(same[0]).head_hash
         what = f"rewritten: the log's seal of sequence {anchor.sequence} has head {other[:12]}..."
         return Problem(same[0].position, chain, f"{what}, but {names}")
-    if not valid:
-        return Problem(None, chain, f"truncated: no valid seal of this chain is left, but {names}")
     last = max(valid, key=_sequence)
     if _seal(last).sequence < anchor.sequence:
         what = f"the log's last valid seal of this chain is at sequence {_seal(last).sequence}"
