@@ -126,8 +126,13 @@ _CHANNELS = (
         "decisions",
         Scope.BUS,
         "The tamper-evident decision log: one record per (event, recipient), hash-chained per "
-        "inbound partition, and an Ed25519-signed seal per chain per transaction.",
-        (("PolicyDecision", "PolicyDecision"), ("ChainSeal", "ChainSeal")),
+        "inbound partition, an Ed25519-signed seal per chain per transaction, and a signed "
+        "record of every change of the router's signing key.",
+        (
+            ("PolicyDecision", "PolicyDecision"),
+            ("ChainSeal", "ChainSeal"),
+            ("KeyRotation", "KeyRotation"),
+        ),
     ),
     _Channel(
         "deadLetter",
@@ -280,6 +285,7 @@ _KEYS = {
     "CaseOutcome": "The id of the event the outcome reports on.",
     "PolicyDecision": "The chain id: <inbound topic>/<partition>@<first offset>.",
     "ChainSeal": "The chain id: <inbound topic>/<partition>@<first offset>.",
+    "KeyRotation": "'key-rotation', for every one: one partition keeps them in order.",
 }
 _DELIVERED_KEY = "The key of the inbound event."
 

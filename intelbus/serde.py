@@ -32,6 +32,7 @@ from intelbus.models import (
     CaseOutcome,
     ChainSeal,
     DisclosureAuthorization,
+    KeyRotation,
     Lookout,
     OfficerSafetyAlert,
     Pointer,
@@ -81,6 +82,7 @@ MESSAGE_TYPES: tuple[type[Record], ...] = (
     Pointer,
     PolicyDecision,
     ChainSeal,
+    KeyRotation,
 )
 COMPATIBILITY = "BACKWARD"
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
