@@ -20,9 +20,9 @@ from consumers.feed import FeedItem
 from consumers.subscriber import Subscriber
 from intelbus import clients, contract, serde
 from intelbus.canonical import MAX_ITEMS, Malformed, UnsupportedSchema, compile_check
-from intelbus.chain import load_signer
 from intelbus.errors import IntelbusError
 from intelbus.headers import DeliveryHeaders
+from intelbus.keydir import mint_signer
 from intelbus.models import ChainSeal, Lookout, OfficerSafetyAlert, Pointer, PolicyDecision
 from intelbus.policy.authorizations import AuthorizationBook
 from intelbus.policy.engine import PolicyEngine
@@ -342,7 +342,7 @@ def test_an_earlier_version_is_read_and_delivered_re_encoded(bus: Bus, tmp_path:
         return serde.FastCodec(model, avro, schema_id)
 
     topic = bus.topics.lookouts("cbp")
-    chains = ChainBook(load_signer(tmp_path / "keys"), POLICY.version)
+    chains = ChainBook(mint_signer(tmp_path / "keys"), POLICY.version)
     chains.restore(topic, 0, None, 0)
     fanout = Fanout(
         PolicyEngine(POLICY, AuthorizationBook()),
