@@ -36,6 +36,7 @@ from bench.common import (
     preload,
     run_until_consumed,
 )
+from bench.fuzz import render_fuzz, run_fuzz
 from bench.latency import LatencyRun, run_latency
 from bench.profile import profile_lookouts_lane
 from deploy.stack.local import LocalStack
@@ -280,6 +281,9 @@ class Benchmarks:
             "raw_kafka_ms": _ms(latency.raw),
         }
 
+    def decode_fuzz(self) -> None:
+        self.results["decode_fuzz"] = run_fuzz(self.settings, self.args.fuzz_cases, self.args.seed)
+
     def save(self) -> Path:
         RESULTS.mkdir(parents=True, exist_ok=True)
         out = RESULTS / f"{self.results['machine']['date'].replace(':', '')}.json"
@@ -357,6 +361,7 @@ def render(results: dict[str, Any]) -> str:
     ]
     lines += ["", "where the router's time goes (fan-out 3, lookouts lane, pyinstrument):"]
     lines.append(results["router_profile_fanout_3"].strip("\n"))
+    lines += ["", render_fuzz(results["decode_fuzz"])]
     return "\n".join(lines)
 
 
@@ -365,6 +370,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=40_000, help="events per throughput run")
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--fuzz-cases", type=int, default=10_000, help="crafted records for the decode fuzz"
+    )
     parser.add_argument(
         "--keep-topics", action="store_true", help="keep the run's topics and ACLs afterwards"
     )
@@ -379,6 +387,7 @@ def main() -> None:
         bench.quix_peer()
         bench.commit_interval_sweep()
         bench.officer_safety_latency()
+        bench.decode_fuzz()
     finally:
         if not args.keep_topics:
             _say(f"dropped the run's topics ({drop_namespaces(bench.settings)}) and their ACLs")

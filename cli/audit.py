@@ -1,6 +1,8 @@
 """``intelbus audit query | verify | export | report``: the decision log, for reviewers.
 
 Everything is read from the decisions topic (read_committed); there is no local index.
+``verify`` also reads the chain heads the router committed with its offsets, and the
+reviewer's own checkpoint file, to tell a log cut short (consumers/audit/anchors.py).
 """
 
 from __future__ import annotations
@@ -11,19 +13,31 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from consumers.audit.anchors import Anchor, committed_anchors
+from consumers.audit.checkpoint import load_checkpoint, save_checkpoint
 from consumers.audit.log import Entry, read_decision_log
 from consumers.audit.query import DecisionFilter, export, report_rows
-from consumers.audit.verify import verify_log
-from intelbus import chain
+from consumers.audit.trust import read_trusted_keys
+from consumers.audit.verify import Report, verify_log
 from intelbus.access.principals import load_principals
 from intelbus.errors import IntelbusError
 from intelbus.models import Decision, PolicyDecision
-from intelbus.names import topic_map
+from intelbus.names import router_group, topic_map
 from intelbus.progress import Progress
 from intelbus.settings import Settings
 from intelbus.tables import table
+from services.router.progress import LANE_OF_ROLE
 
-__all__ = ["register"]
+__all__ = ["register", "router_anchors", "verify_bus"]
+
+_NO_TRUSTED_KEYS = (
+    "audit verify needs the keys you trust to sign the log: --trusted-keys FILE, one "
+    "'ed25519 <base64 public key>' line each (`intelbus router public-key` prints the "
+    "router's, to check and pin). It never trusts the router's own key directory: whoever "
+    "can write there could sign a forged log."
+)
 
 
 def _time(value: str) -> dt.datetime:
@@ -65,8 +79,25 @@ def register(commands: Any) -> None:
     _add_filters(query)
     query.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     query.set_defaults(run=_query)
-    verify = actions.add_parser("verify", help="check hash chains and seals; exit 1 on any problem")
-    verify.add_argument("--keys", type=Path, help="directory of trusted public keys (*.pub)")
+    verify = actions.add_parser(
+        "verify",
+        help="check hash chains, signed seals and that the log was not cut short; exit 1 on "
+        "any problem",
+    )
+    verify.add_argument(
+        "--trusted-keys",
+        type=Path,
+        metavar="FILE",
+        help="the keys you trust to sign the log (required): lines 'ed25519 <base64 key>', as "
+        "`intelbus router public-key` prints them; rotations from them are followed",
+    )
+    verify.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="your own record of the log: the log must still hold the seals it keeps; "
+        "rewritten with the latest ones after a verify without problems (created if missing)",
+    )
     verify.set_defaults(run=_verify)
     exporter = actions.add_parser("export", help="decisions matching the filters, as CSV or JSON")
     _add_filters(exporter)
@@ -82,14 +113,58 @@ def _topic(args: argparse.Namespace, settings: Settings) -> str:
     return str(args.topic or topic_map(settings).decisions)
 
 
-def _entries(args: argparse.Namespace, settings: Settings) -> list[Entry]:
-    if not settings.principal_override:  # reviewers read the log as the reviewer principal
-        settings = settings.as_principal(load_principals(settings.policies_dir).reviewer)
+def _as_reviewer(settings: Settings) -> Settings:
+    if settings.principal_override:
+        return settings
+    return settings.as_principal(load_principals(settings.policies_dir).reviewer)
+
+
+def _read(settings: Settings, topic: str) -> list[Entry]:
+    """The whole log, read as the reviewer principal (unless told otherwise)."""
     progress = Progress("read", interval=2.0)
-    entries = list(read_decision_log(settings, _topic(args, settings), progress))
+    entries = list(read_decision_log(_as_reviewer(settings), topic, progress))
     if progress.done >= 10_000:
         progress.finish()
     return entries
+
+
+def _entries(args: argparse.Namespace, settings: Settings) -> list[Entry]:
+    return _read(settings, _topic(args, settings))
+
+
+def _router_lanes(settings: Settings) -> dict[str, list[str]]:
+    """Each router lane's consumer group and the inbound topics it consumes."""
+    topics, principals = topic_map(settings), load_principals(settings.policies_dir)
+    return {
+        router_group(settings, lane): [
+            topics.of_publisher(role, p.id).name for p in principals.publishers
+        ]
+        for role, lane in LANE_OF_ROLE.items()
+    }
+
+
+def router_anchors(settings: Settings) -> list[Anchor]:
+    """The chain heads the router's lanes have committed: the log must still hold them."""
+    return committed_anchors(_as_reviewer(settings), _router_lanes(settings))
+
+
+def verify_bus(
+    settings: Settings,
+    topic: str,
+    trusted_keys: dict[str, Ed25519PublicKey],
+    checkpoint: Path | None = None,
+) -> Report:
+    """The decisions topic verified against the keys, the router's committed chain heads
+    and the checkpoint (read before the log, so every head committed is older than it)."""
+    anchors = router_anchors(settings)
+    if checkpoint is not None:
+        anchors += load_checkpoint(checkpoint, topic)
+    report = verify_log(_read(settings, topic), trusted_keys, anchors)
+    if report.cut_short:
+        # A transaction committing while the heads were read can show its offsets before
+        # its records: read the log once more before calling it cut short.
+        report = verify_log(_read(settings, topic), trusted_keys, anchors)
+    return report
 
 
 def _decisions(args: argparse.Namespace, settings: Settings) -> list[PolicyDecision]:
@@ -144,22 +219,33 @@ def _query(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
-    keys_dir = args.keys or settings.keys_dir
-    keys = chain.load_public_keys(keys_dir)
-    if not keys:
-        raise IntelbusError(f"no public keys (*.pub) in {keys_dir}; pass --keys DIR")
-    report = verify_log(_entries(args, settings), keys)
+    if args.trusted_keys is None:
+        raise IntelbusError(_NO_TRUSTED_KEYS)
+    trusted = read_trusted_keys(args.trusted_keys)
     topic = _topic(args, settings)
-    if report.ok:
+    report = verify_bus(settings, topic, trusted, args.checkpoint)
+    if not report.ok:
+        print(f"FAILED: {len(report.problems)} problem(s) in {topic}; the first:", file=sys.stderr)
+        for problem in report.problems[:20]:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(
+        f"OK: {report.decisions} decisions in {report.chains} chain(s), sealed by "
+        f"{report.seals} signed seal(s); every link verified ({topic})\n"
+        f"  signed by trusted key(s) {', '.join(report.keys)} "
+        f"({report.rotations} key rotation(s) followed)"
+    )
+    if report.anchors:
+        print(f"  not cut short: the log holds all {report.anchors} chain head(s) checked")
+    else:
         print(
-            f"OK: {report.decisions} decisions in {report.chains} chain(s), sealed by "
-            f"{report.seals} signed seal(s); every link verified ({topic})"
+            "  nothing to check a cut against: the router has committed no chain head (a new "
+            "bus, or its consumer groups were deleted) and no checkpoint was kept"
         )
-        return 0
-    print(f"FAILED: {len(report.problems)} problem(s) in {topic}; the first:", file=sys.stderr)
-    for problem in report.problems[:20]:
-        print(f"  {problem}", file=sys.stderr)
-    return 1
+    if args.checkpoint is not None:
+        save_checkpoint(args.checkpoint, topic, report.heads.values())
+        print(f"  checkpoint {args.checkpoint} written: {len(report.heads)} chain head(s)")
+    return 0
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:

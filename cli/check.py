@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cli.audit import router_anchors
+from consumers.audit.trust import read_trusted_keys
 from consumers.checker.bus import check_bus
 from intelbus.jsonout import dumps
 from intelbus.settings import Settings
@@ -31,6 +33,13 @@ def register(commands: Any) -> None:
         "the bus is quiet (publishers done, the router caught up).",
     )
     parser.add_argument(
+        "--trusted-keys",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the keys trusted to sign the decision log, as for `intelbus audit verify`",
+    )
+    parser.add_argument(
         "--acks",
         type=Path,
         action="append",
@@ -52,6 +61,7 @@ def register(commands: Any) -> None:
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
-    report = check_bus(settings, args.acks, dict(args.receipts))
+    trusted = read_trusted_keys(args.trusted_keys)
+    report = check_bus(settings, trusted, router_anchors(settings), args.acks, dict(args.receipts))
     print(dumps(report.as_json()) if args.json else "\n".join(report.lines()))
     return 0 if report.ok else 1

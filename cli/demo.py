@@ -14,13 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from cli.audit import verify_bus
 from consumers.audit.log import read_decision_log
 from consumers.audit.query import report_rows
-from consumers.audit.verify import verify_log
 from consumers.feed import FeedItem
 from consumers.subscriber import read_feed
 from deploy.stack.local import LocalStack
-from intelbus import chain, clients, serde
+from intelbus import clients, serde
 from intelbus.access.broker import apply_access
 from intelbus.access.principals import (
     load_principals,
@@ -117,7 +119,8 @@ class Demo:
         finally:
             router.stop.set()
             thread.join(60)
-        self._audit()
+        # The demo is operator and reviewer at once: it pins the key its router signed with.
+        self._audit({router.signer.key_id: router.signer.public_key})
         say(
             f"\nDone in {time.monotonic() - started:.0f}s. Router log: {log_path}\n"
             f"Explore: intelbus subscribe --as ice --from-beginning (with "
@@ -263,7 +266,7 @@ class Demo:
                 return
         raise IntelbusError("the wall has a hole: a false originator was not dead-lettered")
 
-    def _audit(self) -> None:
+    def _audit(self, trusted_keys: dict[str, Ed25519PublicKey]) -> None:
         _heading(self.say, "5. Compliance: the decision log")
         entries = list(read_decision_log(self.reviewer, self.topics.decisions))
         decisions = [e.decision for e in entries if e.decision is not None]
@@ -277,11 +280,12 @@ class Demo:
                 f"   onward transfer logged: {d.event_id} -> {d.recipient} under "
                 f"{', '.join(d.authorization_ids)} (decision {d.decision_id})"
             )
-        report = verify_log(entries, chain.load_public_keys(self.settings.keys_dir))
+        report = verify_bus(self.settings, self.topics.decisions, trusted_keys)
         verdict = "OK" if report.ok else "FAILED"
         self.say(
             f"\n   intelbus audit verify: {verdict}: {report.decisions} decisions in "
-            f"{report.chains} chain(s), {report.seals} signed seal(s)"
+            f"{report.chains} chain(s), {report.seals} signed seal(s), "
+            f"{report.anchors} committed chain head(s) held"
         )
         for problem in report.problems[:5]:
             self.say(f"   {problem}")

@@ -1,4 +1,6 @@
-"""``intelbus router run``: the policy router, until SIGTERM."""
+"""``intelbus router run``: the policy router, until SIGTERM; and its decision-signing key:
+``public-key`` (for reviewers to pin), ``rotate-key`` (recorded in the log), ``new-key``
+(where there is none: see services/router/keys.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,12 @@ import os
 import sys
 from typing import Any
 
+from intelbus import keydir
+from intelbus.access.principals import load_principals
+from intelbus.chain import public_key_line
 from intelbus.logs import configure_logging
 from intelbus.settings import Settings
+from services.router.keys import mint_key, rotate_key
 from services.router.service import LANES, Router
 from services.router.supervisor import die_with_parent, supervise
 
@@ -38,6 +44,25 @@ def register(commands: Any) -> None:
     run.add_argument("--threads", action="store_true", help="all lanes as threads of one process")
     run.add_argument("--log-level", default="INFO")
     run.set_defaults(run=_run)
+    public = actions.add_parser(
+        "public-key",
+        help="print the router's public signing key, as a line of a reviewer's trusted keys",
+    )
+    public.set_defaults(run=_public_key)
+    rotate = actions.add_parser(
+        "rotate-key",
+        help="hand signing over to a new key, recorded in the decision log (router stopped)",
+        description="Writes a KeyRotation, signed by the current key and naming the new one, "
+        "to the decisions topic; reviewers who trust the current key trust the new one from "
+        "then on. Refused while a router lane runs. Run again to finish an interrupted one.",
+    )
+    rotate.set_defaults(run=_rotate_key)
+    new = actions.add_parser(
+        "new-key",
+        help="mint a signing key where there is none (before the first start, or after a "
+        "key was lost: reviewers must then pin the new one by hand)",
+    )
+    new.set_defaults(run=_new_key)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -83,3 +108,35 @@ def _lane_commands(settings: Settings, log_level: str) -> dict[str, list[str]]:
         worker_instance = instance if workers == 1 else f"{instance}.w{worker}"
         commands[name] = [*base, f"--instance={worker_instance}", "--lane=lookouts"]
     return commands
+
+
+def _as_router(settings: Settings) -> Settings:
+    if settings.principal_override:
+        return settings
+    return settings.as_principal(load_principals(settings.policies_dir).router)
+
+
+def _public_key(_: argparse.Namespace, settings: Settings) -> int:
+    print(public_key_line(keydir.load_signer(settings.keys_dir).public_key))
+    return 0
+
+
+def _rotate_key(_: argparse.Namespace, settings: Settings) -> int:
+    rotation = rotate_key(_as_router(settings), LANES)
+    print(
+        f"key {rotation.retired} retired; key {rotation.signer.key_id} signs from now on.\n"
+        f"The rotation is at {rotation.record} (topic/partition/offset): reviewers who pin "
+        "the old key follow it. The new key, to pin directly:\n"
+        f"{public_key_line(rotation.signer.public_key)}"
+    )
+    return 0
+
+
+def _new_key(_: argparse.Namespace, settings: Settings) -> int:
+    signer = mint_key(settings)
+    print(
+        f"minted key {signer.key_id} in {settings.keys_dir}. Nothing in the log vouches for "
+        "it: give this line to the reviewers to pin (--trusted-keys):\n"
+        f"{public_key_line(signer.public_key)}"
+    )
+    return 0

@@ -3,10 +3,9 @@
 A handler that raises is retried with exponential backoff; after ``max_attempts`` the
 message is parked on the recipient's parked topic (with the error, the attempts and where it
 came from) and only then committed, so nothing is lost and nothing is skipped silently. A
-schema registry that does not answer is nobody's fault and no reason to park: a delivery
-whose schema the subscriber has not seen yet waits for the registry as long as it takes,
-without spending the handler's attempts. A process that dies mid-feed has committed nothing
-for the message it was handling, so it gets that message again when it restarts.
+registry outage is not the message's fault: decoding waits for the registry, parking nothing.
+A process that dies mid-feed has committed nothing for the message it was handling, so it
+gets that message again when it restarts.
 """
 
 from __future__ import annotations
@@ -33,8 +32,6 @@ __all__ = ["ParkedMessage", "Subscriber", "read_feed", "read_parked"]
 log = structlog.get_logger()
 
 Handler = Callable[[FeedItem], None]
-
-_REGISTRY_WAIT_MAX_S = 5.0
 
 
 class Subscriber:
@@ -84,7 +81,7 @@ class Subscriber:
                         tracker.check_positions(self._consumer)
                     continue
                 if not self._handle(message):
-                    break  # stopped while waiting for the registry: not done, not committed
+                    break  # stopped while the registry was out: not done, so not committed
                 # Only now is the message done: handled, or parked for a person to look at.
                 self._consumer.commit(message=message, asynchronous=False)
                 if tracker:
@@ -94,16 +91,20 @@ class Subscriber:
             self._consumer.close()
 
     def _handle(self, message: Message) -> bool:
-        """Handle ``message``, or park it after ``max_attempts``; False if stopped first."""
+        """Handle or park ``message``; False when stopped before either."""
         error: Exception | None = None
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 1
+        while attempt <= self.max_attempts:
             try:
-                item = self._decode(message)
-                if item is None:
-                    return False
+                item = self.decoder.decode(message)
                 self.handler(item)
                 self.handled += 1
                 return True
+            except RegistryUnavailable as outage:  # not the message's fault: wait, uncounted
+                self.log.warning("subscriber.registry_unavailable", error=str(outage)[:300])
+                if self.stop.wait(self.backoff_s):
+                    return False
+                continue
             except Exception as failure:  # the handler's failure is ours to retry
                 error = failure
                 self.log.warning(
@@ -114,26 +115,10 @@ class Subscriber:
                 )
                 if attempt < self.max_attempts:
                     self.stop.wait(self.backoff_s * 2 ** (attempt - 1))
+                attempt += 1
         assert error is not None
         self._park(message, error)
         return True
-
-    def _decode(self, message: Message) -> FeedItem | None:
-        """The item of ``message``, waiting for as long as the registry does not answer;
-        None if stopped meanwhile."""
-        waits = 0
-        while True:
-            try:
-                return self.decoder.decode(message)
-            except RegistryUnavailable as unavailable:
-                waits += 1
-                self.log.warning(
-                    "subscriber.registry_unavailable",
-                    offset=message.offset(),
-                    error=str(unavailable)[:300],
-                )
-                if self.stop.wait(min(self.backoff_s * 2**waits, _REGISTRY_WAIT_MAX_S)):
-                    return None
 
     def _park(self, message: Message, error: Exception) -> None:
         source = str(Position.of(message))

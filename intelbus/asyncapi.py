@@ -20,6 +20,7 @@ import yaml
 from intelbus.access.principals import Principals
 from intelbus.headers import DeadLetterHeaders, DeliveryHeaders, ParkedHeaders
 from intelbus.models import Decision
+from intelbus.reader import REASONS
 from intelbus.serde import MESSAGE_TYPES, expanded_schema
 from intelbus.topics import TopicMap, TopicSpec
 
@@ -66,7 +67,8 @@ PARKED_HEADERS: dict[str, str] = {
     ParkedHeaders.SOURCE: "Where the delivery was read: <topic>/<partition>/<offset>.",
     ParkedHeaders.GROUP: "Consumer group of the subscriber that parked it.",
 }
-_DLQ_REASONS = ["undecodable", "unknown-schema-id", "invalid-event", "fail-closed"]
+# What the reader rejects, then what the router itself dead-letters (services/router/fanout.py).
+_DLQ_REASONS = [*REASONS, "originator-mismatch", "fail-closed"]
 
 
 class Scope(enum.Enum):
@@ -124,8 +126,13 @@ _CHANNELS = (
         "decisions",
         Scope.BUS,
         "The tamper-evident decision log: one record per (event, recipient), hash-chained per "
-        "inbound partition, and an Ed25519-signed seal per chain per transaction.",
-        (("PolicyDecision", "PolicyDecision"), ("ChainSeal", "ChainSeal")),
+        "inbound partition, an Ed25519-signed seal per chain per transaction, and a signed "
+        "record of every change of the router's signing key.",
+        (
+            ("PolicyDecision", "PolicyDecision"),
+            ("ChainSeal", "ChainSeal"),
+            ("KeyRotation", "KeyRotation"),
+        ),
     ),
     _Channel(
         "deadLetter",
@@ -278,6 +285,7 @@ _KEYS = {
     "CaseOutcome": "The id of the event the outcome reports on.",
     "PolicyDecision": "The chain id: <inbound topic>/<partition>@<first offset>.",
     "ChainSeal": "The chain id: <inbound topic>/<partition>@<first offset>.",
+    "KeyRotation": "'key-rotation', for every one: one partition keeps them in order.",
 }
 _DELIVERED_KEY = "The key of the inbound event."
 

@@ -11,20 +11,27 @@ and the input offset where the chain began (``lookouts/3@0``).
 A hash chain alone cannot tell a forged record appended by someone who can write to the
 topic from an honest one, so every transaction also appends, per chain it touched, a
 ``ChainSeal``: the head's sequence and hash and the previous seal's head hash, signed with
-the router's Ed25519 key. A verifier walks back from each valid seal to the previous one;
-every decision on such a path is authentic, and anything else (an unsealed, forged or
-altered record, or a gap) is reported with its topic, partition and offset.
+the router's Ed25519 key. The signature covers every field of the seal but itself (signing
+message v2: ``intelbus-seal-v2`` and the seal's canonical JSON). A verifier walks back from
+each valid seal to the previous one; every decision on such a path is authentic, and
+anything else (an unsealed, forged or altered record, or a gap) is reported with its topic,
+partition and offset. The chain heads the router commits, and the seals a reviewer keeps
+(consumers/audit), show a log cut short.
+
+A new signing key is announced in the log itself: a ``KeyRotation`` record names the new
+public key and is signed by the key it replaces (``intelbus-key-rotation-v1``); all of them
+carry the Kafka key :data:`ROTATION_KEY`, so one partition keeps them in order.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 import hashlib
 import json
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,33 +41,57 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 __all__ = [
     "GENESIS",
+    "KEY_TYPE",
+    "ROTATION_KEY",
+    "ROTATION_SIGNATURE_VERSION",
+    "SEAL_SIGNATURE_VERSION",
     "ChainHead",
     "SealSigner",
     "decision_hash",
     "key_id",
-    "load_public_keys",
-    "load_signer",
+    "public_key_line",
+    "raw_public_key",
+    "rotation_message",
     "seal_message",
-    "verify_seal",
+    "verify_signature",
 ]
 
 GENESIS = "0" * 64
-PRIVATE_KEY_FILE = "decision-signing.key"
-PUBLIC_KEY_SUFFIX = ".pub"
+SEAL_SIGNATURE_VERSION = 2  # 1 (retired) signed neither sealedAt nor keyId
+ROTATION_SIGNATURE_VERSION = 1
+ROTATION_KEY = b"key-rotation"
+KEY_TYPE = "ed25519"
 
 
-# The decision record's only timestamp (intelbus.PolicyDecision).
-_TIME_FIELDS = ("decidedAt",)
+def _canonical(
+    record: Mapping[str, Any], left_out: str, time: str, raw: tuple[str, ...] = ()
+) -> bytes:
+    """The record's canonical JSON without ``left_out``: UTF-8, keys sorted, no spaces, the
+    ``time`` field as ISO 8601 UTC with milliseconds ("2026-11-23T12:00:00.000Z"), ``raw``
+    bytes fields as hex. (Fields named, not found by type: this is the router's hot path.)"""
+    body = dict(record)
+    body.pop(left_out, None)
+    body[time] = _iso_millis(body[time])
+    for name in raw:
+        body[name] = body[name].hex()
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
-def decision_hash(decision: dict[str, Any]) -> str:
-    """sha256 (hex) of the decision's canonical JSON, ``hash`` left out: UTF-8, keys sorted,
-    no spaces, times as ISO 8601 UTC with milliseconds ("2026-11-23T12:00:00.000Z")."""
-    body = dict(decision)
-    body.pop("hash", None)
-    for name in _TIME_FIELDS:
-        body[name] = _iso_millis(body[name])
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+def decision_hash(decision: Mapping[str, Any]) -> str:
+    """sha256 (hex) of the decision's canonical JSON, ``hash`` left out."""
+    return hashlib.sha256(_canonical(decision, "hash", "decidedAt")).hexdigest()
+
+
+def seal_message(seal: Mapping[str, Any]) -> bytes:
+    """What a seal's signature covers: every field (wire names) but the signature."""
+    return b"intelbus-seal-v2\n" + _canonical(seal, "signature", "sealedAt")
+
+
+def rotation_message(rotation: Mapping[str, Any]) -> bytes:
+    """What a key rotation's signature covers: every field (wire names) but the signature."""
+    return b"intelbus-key-rotation-v1\n" + _canonical(
+        rotation, "signature", "rotatedAt", raw=("publicKey",)
+    )
 
 
 @functools.lru_cache(maxsize=64)  # one event's decisions share one decision time
@@ -91,69 +122,38 @@ class ChainHead:
         return cls(default_chain, 0, GENESIS)
 
 
-def seal_message(chain: str, sequence: int, head_hash: str, previous_seal_hash: str) -> bytes:
-    return f"intelbus-seal-v1|{chain}|{sequence}|{head_hash}|{previous_seal_hash}".encode()
+def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+    return hashlib.sha256(raw_public_key(public_key)).hexdigest()[:16]
+
+
+def public_key_line(public_key: Ed25519PublicKey) -> str:
+    """The key as a line of a reviewer's trusted-keys file: type, base64 key, key id."""
+    encoded = base64.b64encode(raw_public_key(public_key)).decode()
+    return f"{KEY_TYPE} {encoded} {key_id(public_key)}"
 
 
 class SealSigner:
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         self._key = private_key
-        self.key_id = key_id(private_key.public_key())
+        self.public_key = private_key.public_key()
+        self.key_id = key_id(self.public_key)
 
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message)
 
-
-def load_signer(keys_dir: Path) -> SealSigner:
-    """The router's signing key, created on first use (private file, mode 0600), with its
-    public key written beside it as ``<key id>.pub`` for reviewers."""
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    private_path = keys_dir / PRIVATE_KEY_FILE
-    if not private_path.exists():
-        pem = Ed25519PrivateKey.generate().private_bytes(
+    def private_pem(self) -> bytes:
+        return self._key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        staging = private_path.with_suffix(f".{os.getpid()}.tmp")
-        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
-        try:
-            os.link(staging, private_path)  # fails if another router created it first
-        except FileExistsError:
-            pass
-        finally:
-            staging.unlink()
-    private_key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
-    assert isinstance(private_key, Ed25519PrivateKey)
-    public_key = private_key.public_key()
-    public_path = keys_dir / f"{key_id(public_key)}{PUBLIC_KEY_SUFFIX}"
-    if not public_path.exists():
-        public_path.write_bytes(
-            public_key.public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
-    return SealSigner(private_key)
 
 
-def load_public_keys(keys_dir: Path) -> dict[str, Ed25519PublicKey]:
-    """Every ``*.pub`` key in ``keys_dir``, by key id."""
-    keys: dict[str, Ed25519PublicKey] = {}
-    for path in sorted(keys_dir.glob(f"*{PUBLIC_KEY_SUFFIX}")):
-        public_key = serialization.load_pem_public_key(path.read_bytes())
-        if isinstance(public_key, Ed25519PublicKey):
-            keys[key_id(public_key)] = public_key
-    return keys
-
-
-def verify_seal(public_key: Ed25519PublicKey, message: bytes, signature: bytes) -> bool:
+def verify_signature(public_key: Ed25519PublicKey, message: bytes, signature: bytes) -> bool:
     try:
         public_key.verify(signature, message)
     except InvalidSignature:

@@ -2,10 +2,13 @@
 
 The router (inbound events), the subscribers (feeds) and the audit tool (the decision log)
 all read through :class:`ContractReader`. It accepts only the record types its caller
-expects, bounds the size before decoding, and says exactly why it rejects a message: the
-``reason`` of :class:`Rejected` is a stable code (the router's dead letter carries it). A
-registry that cannot be reached is not bad input: that raises
-:class:`~intelbus.serde.RegistryUnavailable`, so callers retry instead of rejecting.
+expects, written with a pinned version of the contract (intelbus.contract: a foreign writer
+schema is refused by fingerprint before anything is decoded with it), in the canonical
+encoding and within bounds (intelbus.canonical, checked before fastavro allocates
+anything). It says exactly why it rejects a message: the ``reason`` of :class:`Rejected` is
+a stable code (the router's dead letter carries it), one of :data:`REASONS`. A registry that
+cannot be reached is not bad input: that raises :class:`~intelbus.serde.RegistryUnavailable`,
+so callers retry instead of rejecting.
 """
 
 from __future__ import annotations
@@ -17,17 +20,35 @@ from typing import Any
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import ValidationError
 
+from intelbus.canonical import Malformed
+from intelbus.contract import Version, load_contract
 from intelbus.models import Record
 from intelbus.serde import (
     CONFLUENT_HEADER,
     FastCodec,
     UnknownSchemaId,
     WriterSchemas,
+    fingerprint,
     registry_client,
 )
 from intelbus.settings import Settings
 
-__all__ = ["ContractReader", "Decoded", "Rejected"]
+__all__ = ["REASONS", "ContractReader", "Decoded", "Rejected"]
+
+REASONS = (
+    "empty",
+    "too-large",
+    "truncated",
+    "bad-magic-byte",
+    "unknown-schema-id",
+    "foreign-schema",  # not a pinned version of the contract
+    "wrong-schema",  # a version of another record than the caller reads
+    "too-many-items",
+    "undecodable",
+    "non-canonical",
+    "trailing-bytes",
+    "invalid-event",
+)
 
 
 class Rejected(Exception):
@@ -41,19 +62,28 @@ class Rejected(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """A validated record and its Avro dict (wire names), decoded once."""
+    """A validated record, its Avro dict (wire names), decoded once, and ``wire``: the record
+    as our codec writes it (the input itself when it was written with our schema, which the
+    canonical check proves byte for byte; re-encoded from ``fields`` otherwise)."""
 
     record: Record
     fields: dict[str, Any]
+    wire: bytes
 
 
 class ContractReader:
     def __init__(self, codecs: Sequence[FastCodec], writers: WriterSchemas, max_bytes: int) -> None:
         self._codecs = {codec.model.avro_name: codec for codec in codecs}
-        self._own = {codec.schema_id: codec for codec in codecs}
         self._writers = writers
         self._max_bytes = max_bytes
         self._expected = " or ".join(self._codecs)
+        self._contract = load_contract(codecs[0].schemas_dir)
+        self._ours = {codec.model.avro_name: fingerprint(codec.schema) for codec in codecs}
+        # Our own schema ids need no registry: they are our texts, accepted pinned or not.
+        self._own = {
+            codec.schema_id: (codec, self._contract.versions[self._ours[codec.model.avro_name]])
+            for codec in codecs
+        }
 
     @classmethod
     def connect(
@@ -83,9 +113,15 @@ class ContractReader:
         if value[0] != 0:
             raise Rejected("bad-magic-byte", f"first byte is {value[0]:#04x}, expected 0x00")
         schema_id = int.from_bytes(value[1:CONFLUENT_HEADER], "big")
-        codec, writer = self._codec_for(schema_id)
+        codec, writer = self._version_of(schema_id)
+        payload = value[CONFLUENT_HEADER:]
         try:
-            fields = codec.decode(value[CONFLUENT_HEADER:], writer)
+            writer.check(payload)
+        except Malformed as malformed:
+            raise Rejected(malformed.reason, malformed.detail) from None
+        ours = writer.fingerprint == self._ours[codec.model.avro_name]
+        try:
+            fields = codec.decode(payload, None if ours else writer.schema)
         except Exception as error:  # fastavro raises many types on corrupt input
             raise Rejected("undecodable", f"{type(error).__name__}: {error}"[:500]) from None
         try:
@@ -95,18 +131,33 @@ class ContractReader:
                 f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5]
             )
             raise Rejected("invalid-event", problems) from None
-        return Decoded(record, fields)
+        if not ours:
+            wire = codec.encode(fields)
+        elif schema_id == codec.schema_id:
+            wire = value
+        else:
+            wire = codec.frame(payload)
+        return Decoded(record, fields, wire)
 
-    def _codec_for(self, schema_id: int) -> tuple[FastCodec, Any]:
-        """Our codec for the record the id names, and the writer schema when it is not ours."""
+    def _version_of(self, schema_id: int) -> tuple[FastCodec, Version]:
+        """Our codec for the record the id names, and the pinned version it was written with."""
         own = self._own.get(schema_id)
         if own is not None:
-            return own, None
+            return own
         try:
-            name = self._writers.name(schema_id)
+            writer = self._writers.identify(schema_id)
         except UnknownSchemaId as unknown:
             raise Rejected("unknown-schema-id", str(unknown)) from None
-        codec = self._codecs.get(name)
+        version = self._contract.accepted(writer.fingerprint)
+        if version is None:
+            raise Rejected(
+                "foreign-schema",
+                f"schema id {schema_id} ({writer.name}, fingerprint "
+                f"{(writer.fingerprint or 'none')[:16]}) is not a pinned version of the contract",
+            )
+        codec = self._codecs.get(version.record)
         if codec is None:
-            raise Rejected("wrong-schema", f"schema id {schema_id} is {name}, not {self._expected}")
-        return codec, self._writers.parsed(schema_id)
+            raise Rejected(
+                "wrong-schema", f"schema id {schema_id} is {version.record}, not {self._expected}"
+            )
+        return codec, version

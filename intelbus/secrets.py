@@ -16,7 +16,13 @@ from pathlib import Path
 
 from intelbus.errors import IntelbusError
 
-__all__ = ["SecretStore", "UnsafeSecrets", "write_private"]
+__all__ = [
+    "SecretStore",
+    "UnsafeSecrets",
+    "check_private",
+    "make_private_directory",
+    "write_private",
+]
 
 _NAME = re.compile(r"^[a-z][a-z0-9.-]{0,63}$")
 _PASSWORD_BYTES = 32
@@ -37,16 +43,30 @@ class UnsafeSecrets(IntelbusError):
     """A secrets directory or file is readable or writable by others than its owner."""
 
 
-def _check_private(path: Path, allowed: int) -> None:
+_ROTATE_PASSWORD = "rotate (`intelbus access rotate PRINCIPAL`)"
+
+
+def check_private(path: Path, allowed: int, remedy: str = _ROTATE_PASSWORD) -> None:
+    """Refuse ``path`` if its mode allows more than ``allowed`` or another user owns it;
+    ``remedy`` says how to replace what it holds, which has to be treated as leaked."""
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & ~allowed:
         raise UnsafeSecrets(
             f"{path} has mode {mode:04o}; secrets must be readable by their owner only "
             f"({allowed:04o}). Treat what it holds as leaked: `chmod {allowed:04o} {path}` "
-            "and rotate (`intelbus access rotate PRINCIPAL`)."
+            f"and {remedy}."
         )
     if path.stat().st_uid != os.getuid():
         raise UnsafeSecrets(f"{path} belongs to another user; refusing to use it")
+
+
+def make_private_directory(path: Path, remedy: str = _ROTATE_PASSWORD) -> None:
+    """Create ``path`` (mode 0700, whatever the umask) unless it exists; either way refuse
+    it if others may use it."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True)
+        path.chmod(0o700)  # mkdir's mode passes through the umask
+    check_private(path, 0o700, remedy)
 
 
 class SecretStore:
@@ -61,14 +81,12 @@ class SecretStore:
         return self.directory / f"{principal}.password"
 
     def _open_directory(self, create: bool) -> None:
-        if not self.directory.exists():
-            if not create:
-                raise IntelbusError(
-                    f"no secrets at {self.directory}: start the stack (`intelbus stack up`) or "
-                    "set INTELBUS_HOME to where they are"
-                )
-            self.directory.mkdir(mode=0o700, parents=True)
-        _check_private(self.directory, 0o700)
+        if not self.directory.exists() and not create:
+            raise IntelbusError(
+                f"no secrets at {self.directory}: start the stack (`intelbus stack up`) or "
+                "set INTELBUS_HOME to where they are"
+            )
+        make_private_directory(self.directory)
 
     def has(self, principal: str) -> bool:
         return self._file(principal).exists()
@@ -82,7 +100,7 @@ class SecretStore:
                 f"no credentials for principal {principal!r} in {self.directory} "
                 "(`intelbus access apply` creates the principals of policies/principals.yaml)"
             )
-        _check_private(path, 0o600)
+        check_private(path, 0o600)
         return path.read_text().strip()
 
     def create(self, principal: str) -> str:

@@ -9,8 +9,10 @@ otherwise defaults to the ASSOCIATED strategy, which calls an endpoint Apicurio 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -24,11 +26,13 @@ from confluent_kafka.schema_registry import (
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
+from fastavro.schema import to_parsing_canonical_form
 
 from intelbus.models import (
     CaseOutcome,
     ChainSeal,
     DisclosureAuthorization,
+    KeyRotation,
     Lookout,
     OfficerSafetyAlert,
     Pointer,
@@ -45,8 +49,10 @@ __all__ = [
     "RecordSerializer",
     "RegistryUnavailable",
     "UnknownSchemaId",
+    "WriterSchema",
     "WriterSchemas",
     "expanded_schema",
+    "fingerprint",
     "register_schemas",
     "registry_client",
     "schema_id_of",
@@ -54,6 +60,8 @@ __all__ = [
 
 CONFLUENT_HEADER = 5  # magic byte 0x00, then the 4-byte schema id
 _REGISTRY_TIMEOUT_S = 10.0
+_SCHEMA_NOT_FOUND = 40403  # the registry's own error code: a 404 without it is not an answer
+_MAX_SCHEMA_CHARS = 1_048_576  # a writer schema's text; the contract's largest is ~11,000
 
 
 def schema_id_of(data: bytes) -> int | None:
@@ -74,6 +82,7 @@ MESSAGE_TYPES: tuple[type[Record], ...] = (
     Pointer,
     PolicyDecision,
     ChainSeal,
+    KeyRotation,
 )
 COMPATIBILITY = "BACKWARD"
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
@@ -119,6 +128,13 @@ def expanded_schema(schemas_dir: Path, full_name: str) -> str:
     return json.dumps(_inline(full_name, schemas_dir, set()), separators=(",", ":"))
 
 
+def fingerprint(schema: Any) -> str:
+    """SHA-256 of a parsed schema's Parsing Canonical Form, in hex: equal for the same
+    schema whatever its docs, defaults, aliases or layout; a forger cannot aim at one (CRC-64,
+    Avro's default fingerprint, is linear and can)."""
+    return hashlib.sha256(to_parsing_canonical_form(schema).encode()).hexdigest()
+
+
 class UnknownSchemaId(LookupError):
     """The registry has no schema with this id."""
 
@@ -127,41 +143,55 @@ class RegistryUnavailable(Exception):
     """The schema registry did not answer; retry later, the input is not at fault."""
 
 
+@dataclass(frozen=True, slots=True)
+class WriterSchema:
+    """What a registry schema id stands for: its record's full name (or what else the text
+    is) and its fingerprint (None when the text is not a valid Avro schema)."""
+
+    name: str
+    fingerprint: str | None
+
+
 class WriterSchemas:
-    """The registry's schemas by id, parsed and cached: the record name and what fastavro
-    needs to read bytes written with it. Registry failures are told apart from unknown ids."""
+    """The registry's schemas by id, fingerprinted and cached. Nothing is decoded with them:
+    readers decode with the contract's own text of the version a fingerprint names. Registry
+    failures (anything but its own "not found") are told apart from unknown ids."""
 
     def __init__(self, client: SchemaRegistryClient) -> None:
         self._client = client
-        self._known: dict[int, tuple[str, Any]] = {}
+        self._known: dict[int, WriterSchema] = {}
 
-    def name(self, schema_id: int) -> str:
-        return self._get(schema_id)[0]
-
-    def parsed(self, schema_id: int) -> Any:
-        return self._get(schema_id)[1]
-
-    def _get(self, schema_id: int) -> tuple[str, Any]:
+    def identify(self, schema_id: int) -> WriterSchema:
         known = self._known.get(schema_id)
         if known is None:
-            known = self._known[schema_id] = self._fetch(schema_id)
+            known = self._known[schema_id] = _identify(self._fetch(schema_id))
         return known
 
-    def _fetch(self, schema_id: int) -> tuple[str, Any]:
+    def _fetch(self, schema_id: int) -> str:
         try:
             schema = self._client.get_schema(schema_id)
         except SchemaRegistryError as error:
-            if error.http_status_code == 404:
+            if error.http_status_code == 404 and error.error_code == _SCHEMA_NOT_FOUND:
                 raise UnknownSchemaId(f"the registry has no schema {schema_id}") from None
             raise RegistryUnavailable(str(error)) from error
-        except Exception as error:  # connection refused, timeout, DNS
+        except Exception as error:  # connection refused, timeout, DNS, a malformed answer
             raise RegistryUnavailable(f"{type(error).__name__}: {error}") from error
-        parsed = json.loads(schema.schema_str or "{}")
-        if not isinstance(parsed, dict):
-            return "?", None
-        name = str(parsed.get("name", "?"))
-        full = name if "." in name else f"{parsed.get('namespace', '')}.{name}"
-        return full, fastavro.parse_schema(parsed)
+        if not schema.schema_str:
+            # The client cached that answer: forget it, or every retry would get it again.
+            self._client.clear_caches()  # type: ignore[no-untyped-call]
+            raise RegistryUnavailable(f"the registry answered without a schema for id {schema_id}")
+        return schema.schema_str
+
+
+def _identify(text: str) -> WriterSchema:
+    if len(text) > _MAX_SCHEMA_CHARS:
+        return WriterSchema(f"a schema of {len(text)} characters", None)
+    try:
+        parsed = fastavro.parse_schema(json.loads(text))
+        name = parsed.get("name", parsed.get("type")) if isinstance(parsed, dict) else parsed
+        return WriterSchema(str(name), fingerprint(parsed))
+    except Exception as error:  # whatever a registry user registered: it is not ours
+        return WriterSchema(f"not an Avro schema ({type(error).__name__})", None)
 
 
 def registry_client(settings: Settings) -> SchemaRegistryClient:
@@ -215,6 +245,7 @@ class FastCodec:
 
     def __init__(self, model: type[Record], schemas_dir: Path, schema_id: int) -> None:
         self.model = model
+        self.schemas_dir = schemas_dir
         self.schema = fastavro.parse_schema(
             json.loads(expanded_schema(schemas_dir, model.avro_name))
         )
@@ -247,6 +278,10 @@ class FastCodec:
         buffer.write(self._header)
         fastavro.schemaless_writer(buffer, self.schema, record)
         return buffer.getvalue()
+
+    def frame(self, payload: bytes) -> bytes:
+        """``payload``, already in our schema's encoding, under our schema's id."""
+        return self._header + payload
 
 
 def register_schemas(

@@ -96,12 +96,17 @@ class EndTracker:
     def check_positions(self, consumer: Consumer) -> None:
         """Control records (transaction markers) take offsets but are never delivered: a
         partition is also done once the reader's position has passed its end. A group
-        consumer that has read nothing yet stands at its committed offset."""
+        consumer that has read nothing yet stands at its committed offset, else (like a
+        reader from the beginning) at the partition's first offset: past the end when
+        every record was deleted (DeleteRecords), so nothing is left to wait for."""
         positions = consumer.position([TopicPartition(t, p) for t, p in self.pending])
         unknown = [tp for tp in positions if tp.offset < 0]
         if unknown:
             positions = [tp for tp in positions if tp.offset >= 0]
-            positions += clients.committed(consumer, unknown, timeout=_TIMEOUT_S)
+            for tp in clients.committed(consumer, unknown, timeout=_TIMEOUT_S):
+                if tp.offset < 0:
+                    tp.offset, _ = consumer.get_watermark_offsets(tp, timeout=_TIMEOUT_S)
+                positions.append(tp)
         for tp in positions:
             if tp.offset >= self.ends[(tp.topic, tp.partition)]:
                 self.pending.discard((tp.topic, tp.partition))

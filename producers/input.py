@@ -24,11 +24,12 @@ from typing import Any, BinaryIO, TypeVar, cast
 
 from pydantic import ValidationError
 
+from intelbus.canonical import Check, Malformed, compile_check
 from intelbus.errors import IntelbusError
 from intelbus.models import Record
 from intelbus.policy.policyset import load_policy_set
 from intelbus.policy.references import unknown_references
-from intelbus.serde import FastCodec
+from intelbus.serde import CONFLUENT_HEADER, FastCodec
 from intelbus.settings import Settings
 from intelbus.utf8 import NotUtf8, decode_utf8
 
@@ -213,6 +214,11 @@ def _ndjson(lines: Iterator[tuple[int, bytes | int]], max_line: int) -> Iterator
                 yield where, error
 
 
+def _codec_and_check(model: type[Record], settings: Settings) -> tuple[FastCodec, Check]:
+    codec = FastCodec(model, settings.schemas_dir, 0)
+    return codec, compile_check(codec.schema)
+
+
 def parse_records(
     stream: BinaryIO,
     model: ModelOf[R],
@@ -227,7 +233,7 @@ def parse_records(
     """
     limit = settings.max_event_bytes
     policy = load_policy_set(settings.policies_dir)
-    codecs: dict[type[Record], FastCodec] = {}
+    checks: dict[type[Record], tuple[FastCodec, Check]] = {}
     problems: list[InputProblem] = []
     count = 0
     for where, value in _records(stream, _LINE_FACTOR * limit, source):
@@ -252,13 +258,19 @@ def parse_records(
             continue
         # Measured as the router will: the Avro encoding with its 5-byte header (the schema
         # id in the header does not change the size).
-        codec = codecs.get(chosen) or codecs.setdefault(
-            chosen, FastCodec(chosen, settings.schemas_dir, 0)
+        codec, check = checks.get(chosen) or checks.setdefault(
+            chosen, _codec_and_check(chosen, settings)
         )
         try:
-            size = len(codec.encode(record.to_avro()))
+            encoded = codec.encode(record.to_avro())
         except (ValueError, TypeError) as error:
             problems.append(InputProblem(where, "(serialization)", str(error)))
+            continue
+        size = len(encoded)
+        try:  # the router's bounds (array items per message), before publishing
+            check(encoded[CONFLUENT_HEADER:])
+        except Malformed as malformed:
+            problems.append(InputProblem(where, f"({malformed.reason})", malformed.detail))
             continue
         if size > limit:
             problems.append(

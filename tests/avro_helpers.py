@@ -1,18 +1,28 @@
-"""Avro encoding without the registry, for tests of models and policy views."""
+"""Avro encoding without the registry, for tests of models and policy views, and writer
+schemas of one's own registered under a fresh test subject."""
 
 from __future__ import annotations
 
 import io
 import json
-from typing import TypeVar
+import uuid
+from typing import Any, TypeVar
 
 import fastavro
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from intelbus import serde
 from intelbus.models import Record
 from intelbus.settings import Settings
 
-__all__ = ["avro_long", "fastavro_round_trip"]
+__all__ = [
+    "avro_long",
+    "avro_string",
+    "fastavro_round_trip",
+    "framed",
+    "register_writer",
+    "schemaless",
+]
 
 R = TypeVar("R", bound=Record)
 
@@ -36,3 +46,26 @@ def avro_long(value: int) -> bytes:
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+def avro_string(text: str) -> bytes:
+    data = text.encode()
+    return avro_long(len(data)) + data
+
+
+def schemaless(schema: Any, datum: Any) -> bytes:
+    """``datum`` in Avro binary with ``schema`` (a schema dict or type name), unframed."""
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, fastavro.parse_schema(schema), datum)
+    return buffer.getvalue()
+
+
+def framed(schema_id: int, payload: bytes) -> bytes:
+    """The Confluent wire format: magic byte 0, the 4-byte schema id, the payload."""
+    return b"\x00" + schema_id.to_bytes(4, "big") + payload
+
+
+def register_writer(client: SchemaRegistryClient, schema: Any, what: str) -> int:
+    """Register ``schema`` under a fresh subject (any registry user could) and return its id."""
+    subject = f"test-{uuid.uuid4().hex[:8]}-{what}"
+    return client.register_schema(subject, Schema(json.dumps(schema), "AVRO"))

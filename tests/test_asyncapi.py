@@ -161,7 +161,7 @@ def test_what_each_channel_carries(document: dict[str, Any]) -> None:
     assert _carried(document, "feed") == {"Lookout", "Pointer"}
     assert _carried(document, "alerts") == {"OfficerSafetyAlert", "Pointer"}
     assert _carried(document, "parked") == {"Lookout", "OfficerSafetyAlert", "Pointer"}
-    assert _carried(document, "decisions") == {"PolicyDecision", "ChainSeal"}
+    assert _carried(document, "decisions") == {"PolicyDecision", "ChainSeal", "KeyRotation"}
     every = set().union(*(_carried(document, channel) for channel in CHANNEL_ROLES))
     assert every == {model.avro_name.rsplit(".", 1)[-1] for model in MESSAGE_TYPES}
     (dead,) = document["channels"]["deadLetter"]["messages"].values()

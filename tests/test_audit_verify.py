@@ -1,6 +1,6 @@
 """The audit verifier (consumers.audit.verify.verify_log) on a decision log built in memory, no
-Kafka: records and seals are made by the router's own ChainBook, signed by a SealSigner over a
-temporary key dir, from the policy engine's verdicts on one lookout.
+Kafka (tests/audit_log.py): records and seals made by the router's own ChainBook and key,
+from the policy engine's verdicts on one lookout; the reviewer pins the router's key.
 
 The log: chain 0 (lookouts partition 0) has decisions 0-5, sealed at 1, 3 and 5 (three
 transactions); chain 1 (partition 1) has decisions 0-2, sealed at 1 and 2. Each chain's
@@ -12,195 +12,49 @@ verify_log's branches, each asserted below with the topic, partition and offset 
   decisions and seals are counted per chain (the honest log: counts, no problems).
 - each decision: its hash does not match its content -> "altered record"; a second record
   with the same hash -> "duplicate of the record at offset N"; else indexed by hash.
-- each seal: key id not among the public keys -> "seal signed by unknown key"; signature
-  that does not verify -> "forged seal"; else valid.
+- each seal (consumers/audit/trust.py, tested in test_audit_trust.py): signed by a key not
+  trusted -> "seal signed by untrusted key"; a field changed after signing (sealedAt here)
+  -> "altered or forged seal"; a second copy of a valid seal -> "duplicate of the seal at
+  offset N"; else valid.
 - valid seals in order: the first does not start at the genesis -> "records missing before
   the first seal"; a later one does not link to the previous seal's head -> "a seal is
-  missing" (a seal dropped, or one replayed).
+  missing"; its records' sequences do not go on from the previous seal's -> "sequence jump".
 - the walk back from a seal: a record missing -> "gap: record N", named at the record (or the
   seal) that points to it; a record whose sequence is not the one expected -> "sequence M
   where N belongs"; the walk ends at the previous seal's head, or at the genesis even when
   the seal names another previous head.
 - afterwards, every record no walk reached -> "forged or unsealed record" (decisions after
   the last seal, a forged record linked to the head, records below a broken walk).
+- anchors (a chain head the router committed, a reviewer's checkpoint): tested in
+  test_audit_truncation.py.
 
-Not covered: an Entry with none of decision, seal or problem is skipped without being counted
-or reported; read_decision_log never yields one, so no test pins that silence down.
+Not covered: an Entry with none of decision, seal, rotation or problem is skipped without
+being counted or reported; read_decision_log never yields one.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
-from pathlib import Path
+import datetime as dt
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from consumers.audit.log import Entry
-from consumers.audit.verify import Report, verify_log
-from intelbus.chain import (
-    SealSigner,
-    decision_hash,
-    load_public_keys,
-    load_signer,
-    seal_message,
-)
-from intelbus.models import ChainSeal, Decision, PolicyDecision
-from intelbus.position import Position
-from intelbus.settings import Settings
-from intelbus.topics import load_topic_map
-from services.router.decisions import ChainBook
-from tests import factories
-from tests.policy_fixtures import AT, POLICY, verdicts
-
-TOPICS = load_topic_map(Settings().topics_file, "")
-EVENT = factories.lookout(event_id="lk-verify-1")
-VERDICTS = list(verdicts(EVENT).values())
-
-Where = tuple[str, int, int]  # topic, partition, offset
-Found = tuple[Where, str, str]  # where, chain, what
-
-
-@dataclass(frozen=True)
-class Written:
-    """One record of the in-memory decisions topic and where it sits."""
-
-    where: Where
-    decision: PolicyDecision | None = None
-    seal: ChainSeal | None = None
-    problem: str | None = None
-
-    @property
-    def record(self) -> PolicyDecision:
-        assert self.decision is not None
-        return self.decision
-
-    @property
-    def sealed(self) -> ChainSeal:
-        assert self.seal is not None
-        return self.seal
-
-
-def _entry(written: Written) -> Entry:
-    """The one place that builds an audit-log Entry (and knows how it holds its position)."""
-    return Entry(
-        Position(*written.where),
-        decision=written.decision,
-        seal=written.seal,
-        problem=written.problem,
-    )
-
-
-def _found(report: Report) -> list[Found]:
-    """The report's problems as (where, chain, what), in the report's order."""
-    return [
-        ((p.position.topic, p.position.partition, p.position.offset), p.chain, p.what)
-        for p in report.problems
-    ]
-
-
-class DecisionLog:
-    """A decisions topic in memory, written as the router writes it: per transaction, the
-    ChainBook's decision records, then a seal of every chain that moved, then commit."""
-
-    def __init__(self, signer: SealSigner, keys_dir: Path) -> None:
-        self.signer = signer
-        self.keys_dir = keys_dir
-        self.book = ChainBook(signer, POLICY.version)
-        self.records: list[Written] = []
-        self._ends: dict[int, int] = defaultdict(int)
-        self._source_offsets: dict[int, int] = defaultdict(int)
-
-    def chain(self, partition: int) -> str:
-        return f"{TOPICS.lookouts('cbp')}/{partition}@0"
-
-    def transaction(self, partition: int, decisions: int) -> None:
-        """One event of lookouts ``partition`` decided for the first ``decisions`` recipients."""
-        if self._source_offsets[partition] == 0:
-            self.book.restore(TOPICS.lookouts("cbp"), partition, None, 0)
-        source = Position(TOPICS.lookouts("cbp"), partition, self._source_offsets[partition])
-        self._source_offsets[partition] += 1
-        for verdict in VERDICTS[:decisions]:
-            feed = TOPICS.feed(verdict.recipient) if verdict.view is not None else None
-            _, record = self.book.decision(source, EVENT, verdict, feed, AT)
-            self.append(partition, decision=PolicyDecision.model_validate(record))
-        for topic, moved in self.book.moved():
-            _, seal = self.book.seal(topic, moved, AT)
-            self.append(moved, seal=ChainSeal.model_validate(seal))
-        self.book.commit()
-
-    def append(
-        self,
-        partition: int,
-        *,
-        decision: PolicyDecision | None = None,
-        seal: ChainSeal | None = None,
-        problem: str | None = None,
-    ) -> Written:
-        """A record at the end of the decisions topic's ``partition``."""
-        where = (TOPICS.decisions, partition, self._ends[partition])
-        self._ends[partition] += 1
-        written = Written(where, decision, seal, problem)
-        self.records.append(written)
-        return written
-
-    def replace(
-        self, old: Written, *, decision: PolicyDecision | None = None, seal: ChainSeal | None = None
-    ) -> Written:
-        """Another record in ``old``'s place (same offset)."""
-        new = Written(old.where, decision, seal)
-        self.records[self.records.index(old)] = new
-        return new
-
-    def remove(self, written: Written) -> None:
-        self.records.remove(written)
-
-    def decision(self, partition: int, sequence: int) -> Written:
-        chain = self.chain(partition)
-        (found,) = (
-            w
-            for w in self.records
-            if w.decision and w.decision.chain == chain and w.decision.sequence == sequence
-        )
-        return found
-
-    def seal(self, partition: int, sequence: int) -> Written:
-        chain = self.chain(partition)
-        (found,) = (
-            w
-            for w in self.records
-            if w.seal and w.seal.chain == chain and w.seal.sequence == sequence
-        )
-        return found
-
-    def verify(self) -> Report:
-        return verify_log(
-            (_entry(written) for written in self.records), load_public_keys(self.keys_dir)
-        )
+from intelbus.chain import decision_hash
+from intelbus.models import Decision, PolicyDecision
+from tests.audit_log import AT, DecisionLog, Found, Written, new_signer, signed_seal
+from tests.audit_log import found as _found
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> DecisionLog:
+def log() -> DecisionLog:
     """Chain 0: decisions 0-5 sealed at 1, 3, 5; chain 1: decisions 0-2 sealed at 1, 2."""
-    keys_dir = tmp_path / "keys"
-    built = DecisionLog(load_signer(keys_dir), keys_dir)
+    built = DecisionLog(new_signer())
     for partition, decisions in ((0, 2), (1, 2), (0, 2), (1, 1), (0, 2)):
         built.transaction(partition, decisions)
     return built
 
 
-def _signed(signer: SealSigner, chain: str, sequence: int, head: str, previous: str) -> ChainSeal:
-    """A seal signed by ``signer`` as ChainBook signs one."""
-    return ChainSeal(
-        chain=chain,
-        sequence=sequence,
-        head_hash=head,
-        previous_seal_hash=previous,
-        sealed_at=AT,
-        key_id=signer.key_id,
-        signature=signer.sign(seal_message(chain, sequence, head, previous)),
-    )
+_signed = signed_seal
+UNPINNED = ": not pinned, and no rotation from a trusted key names it"
 
 
 def _unsealed(*written: Written) -> list[Found]:
@@ -338,7 +192,7 @@ def test_seal_signed_by_an_unknown_key(log: DecisionLog) -> None:
     """A seal, otherwise right, signed by a key that is not among the public keys: named,
     and the decisions only it would vouch for are unsealed."""
     genuine = log.seal(0, 5).sealed
-    impostor = SealSigner(Ed25519PrivateKey.generate())
+    impostor = new_signer()
     foreign = log.replace(
         log.seal(0, 5),
         seal=_signed(
@@ -347,7 +201,11 @@ def test_seal_signed_by_an_unknown_key(log: DecisionLog) -> None:
     )
     assert _found(log.verify()) == sorted(
         [
-            (foreign.where, genuine.chain, f"seal signed by unknown key {impostor.key_id}"),
+            (
+                foreign.where,
+                genuine.chain,
+                f"seal signed by untrusted key {impostor.key_id}{UNPINNED}",
+            ),
             *_unsealed(log.decision(0, 4), log.decision(0, 5)),
         ]
     )
@@ -363,7 +221,7 @@ def test_forged_seal_signature(log: DecisionLog) -> None:
     )
     assert _found(log.verify()) == sorted(
         [
-            (forged.where, genuine.chain, "forged seal: the signature does not verify"),
+            (forged.where, genuine.chain, "altered or forged seal: its signature does not verify"),
             # the next seal no longer follows a valid one, and 2-3 lose their seal
             (
                 log.seal(0, 5).where,
@@ -406,12 +264,52 @@ def test_seal_missing_between_two_seals(log: DecisionLog) -> None:
     )
 
 
-def test_replayed_seal_is_named(log: DecisionLog) -> None:
-    """A genuine seal written a second time is named where the copy sits (it does not
-    follow the seal before it in the chain's order), and nothing else is reported."""
-    copy = log.append(0, seal=log.seal(0, 3).sealed)
+def test_duplicate_seal_names_the_first_copy(log: DecisionLog) -> None:
+    """A genuine seal written a second time is a duplicate (not "a seal is missing"): named
+    where the copy sits, with the offset of the first copy, and nothing else is reported."""
+    first = log.seal(0, 3)
+    copy = log.append(0, seal=first.sealed)
     assert _found(log.verify()) == [
-        (copy.where, log.chain(0), "a seal is missing: this seal does not follow the previous one")
+        (copy.where, log.chain(0), f"duplicate of the seal at offset {first.where[2]}")
+    ]
+
+
+def test_altered_seal_time_is_named(log: DecisionLog) -> None:
+    """A seal's sealedAt changed after signing (a day later): every field of a seal is signed,
+    so its signature no longer verifies and the decisions only it vouched for are unsealed."""
+    genuine = log.seal(0, 5)
+    altered = log.replace(
+        genuine,
+        seal=genuine.sealed.model_copy(update={"sealed_at": AT + dt.timedelta(days=1)}),
+    )
+    assert _found(log.verify()) == sorted(
+        [
+            (altered.where, log.chain(0), "altered or forged seal: its signature does not verify"),
+            *_unsealed(log.decision(0, 4), log.decision(0, 5)),
+        ]
+    )
+
+
+def test_sequence_jump_between_seals_is_named(log: DecisionLog) -> None:
+    """Seals link by head hash; their sequences must continue too. A record numbered 7 right
+    after the seal of sequence 1, hash-linked to it and sealed with the router's key: the
+    walk back finds every link, but the sequences jump from 1 to 7, named at the seal."""
+    chain = log.chain(1)
+    original = log.decision(1, 2)
+    jumped = original.record.to_avro() | {"sequence": 7, "decisionId": f"{chain}#7"}
+    jumped["hash"] = decision_hash(jumped)
+    log.replace(original, decision=PolicyDecision.model_validate(jumped))
+    seal = log.replace(
+        log.seal(1, 2),
+        seal=_signed(log.signer, chain, 7, jumped["hash"], log.decision(1, 1).record.hash),
+    )
+    assert _found(log.verify()) == [
+        (
+            seal.where,
+            chain,
+            "sequence jump: the previous seal ends at sequence 1, this seal's records start "
+            "at sequence 7",
+        )
     ]
 
 
@@ -431,3 +329,21 @@ def test_walk_back_stops_at_the_genesis(log: DecisionLog) -> None:
             "records missing before the first seal (the chain does not start at its genesis)",
         )
     ]
+
+
+def test_seal_in_the_retired_signing_version_is_refused(log: DecisionLog) -> None:
+    """A seal claiming signing version 1 (which left sealedAt and keyId unsigned) is refused
+    whatever its signature, naming the version; its decisions are unsealed."""
+    genuine = log.seal(0, 5)
+    old = log.replace(genuine, seal=genuine.sealed.model_copy(update={"signature_version": 1}))
+    assert _found(log.verify()) == sorted(
+        [
+            (
+                old.where,
+                log.chain(0),
+                "seal in signing version 1, which leaves sealedAt and keyId unsigned: only "
+                "version 2 is accepted",
+            ),
+            *_unsealed(log.decision(0, 4), log.decision(0, 5)),
+        ]
+    )

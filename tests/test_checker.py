@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import IsolationLevel, Message
 
+from cli.audit import router_anchors
 from consumers.checker.bus import check_bus
 from consumers.checker.report import CheckReport
 from consumers.render import item_json
@@ -22,6 +23,7 @@ from intelbus.acks import Ack, AckStatus, AckWriter, read_acks
 from intelbus.errors import IntelbusError
 from intelbus.headers import DeliveryHeaders, header_map
 from intelbus.jsonout import dumps
+from intelbus.keydir import load_public_keys
 from intelbus.topic_reader import read_to_end
 from producers.load import publish_recorded
 from services.router.progress import wait_until_all_routed
@@ -40,7 +42,11 @@ class Routed:
     receipts: dict[str, Path]
 
     def check(self, receipts: dict[str, Path] | None = None) -> CheckReport:
-        return check_bus(self.bus.settings, [self.acks], receipts or self.receipts)
+        settings = self.bus.settings
+        trusted = load_public_keys(settings.keys_dir)  # the test holds the router's keys
+        return check_bus(
+            settings, trusted, router_anchors(settings), [self.acks], receipts or self.receipts
+        )
 
 
 def _subscribe(bus: Bus, recipient: str, into: Path) -> Path:

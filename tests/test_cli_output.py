@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from services.router.progress import wait_until_all_routed
+from tests.audit_log import pin_router_key
 from tests.conftest import Bus
 from tests.router_helpers import running_router
 
@@ -80,7 +81,10 @@ def test_commands_print_no_librdkafka_log_lines(
 
     with running_router(cli_env.settings):  # which creates the signing key pair
         wait_until_all_routed(cli_env.settings)
-    out = _clean(_intelbus(cli_env, launcher, routed, "audit", "verify"))
+    trusted = pin_router_key(cli_env.settings.keys_dir, tmp_path / "trusted-keys")
+    out = _clean(
+        _intelbus(cli_env, launcher, routed, "audit", "verify", "--trusted-keys", str(trusted))
+    )
     assert out.startswith("OK: 5 decisions in 1 chain(s)"), out
     if launcher == "librdkafka-debug":
         # The debug run had lines to route (a plain run may have none), and they were routed.

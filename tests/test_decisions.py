@@ -8,11 +8,10 @@ from intelbus.chain import (
     GENESIS,
     ChainHead,
     decision_hash,
-    load_public_keys,
-    load_signer,
     seal_message,
-    verify_seal,
+    verify_signature,
 )
+from intelbus.keydir import load_public_keys, mint_signer
 from intelbus.models import ChainSeal, Decision, PolicyDecision
 from intelbus.policy.engine import Verdict
 from intelbus.position import Position
@@ -94,7 +93,7 @@ def test_record_is_a_policy_decision_linked_at_the_head() -> None:
 def test_chain_book_links_records_and_rolls_back(tmp_path: Path) -> None:
     """Each decision links to the one before; a rollback returns to the committed head and
     the next decision reuses the sequence it would have had."""
-    book = ChainBook(load_signer(tmp_path), POLICY.version)
+    book = ChainBook(mint_signer(tmp_path), POLICY.version)
     book.restore("lookouts", 0, None, 0)
     first, second = list(verdicts(EVENT).values())[:2]
     chain, a = book.decision(SOURCE, EVENT, first, None, AT)
@@ -114,7 +113,7 @@ def test_chain_book_links_records_and_rolls_back(tmp_path: Path) -> None:
 def test_seal_signs_the_moved_head_and_links_to_the_last_seal(tmp_path: Path) -> None:
     """A seal names the head's sequence and hash and the previous seal's head (the genesis
     for the first), signed with the router's key; after a commit nothing has moved."""
-    book = ChainBook(load_signer(tmp_path), POLICY.version)
+    book = ChainBook(mint_signer(tmp_path), POLICY.version)
     book.restore("lookouts", 0, None, 0)
     [public_key] = load_public_keys(tmp_path).values()
     heads: list[str] = []
@@ -122,8 +121,7 @@ def test_seal_signs_the_moved_head_and_links_to_the_last_seal(tmp_path: Path) ->
         _, record = book.decision(SOURCE, EVENT, next(iter(verdicts(EVENT).values())), None, AT)
         _, sealed = book.seal("lookouts", 0, AT)
         seal = ChainSeal.model_validate(sealed)
-        message = seal_message(seal.chain, seal.sequence, seal.head_hash, seal.previous_seal_hash)
-        assert verify_seal(public_key, message, seal.signature)
+        assert verify_signature(public_key, seal_message(seal.to_avro()), seal.signature)
         assert (seal.sequence, seal.head_hash) == (record["sequence"], record["hash"])
         assert seal.previous_seal_hash == (heads[-1] if heads else GENESIS)
         heads.append(seal.head_hash)

@@ -8,7 +8,7 @@ from collections import Counter
 
 from consumers.audit.log import read_decision_log
 from consumers.audit.verify import verify_log
-from intelbus import chain
+from intelbus import keydir
 from producers.publisher import Publisher
 from services.router.progress import wait_until_all_routed, wait_until_authorizations_applied
 from services.scenario import PHASE_1, PHASE_2, load_phase
@@ -105,7 +105,7 @@ def test_examples_end_to_end(bus: Bus) -> None:
     assert got == EXPECTED
     onward = [d for d in decisions if d.onward_transfer]
     assert [(d.event_id, d.recipient) for d in onward] == [("cbp-ntc-2026-0417-2", "ice")]
-    assert verify_log(entries, chain.load_public_keys(bus.settings.keys_dir)).ok
+    assert verify_log(entries, keydir.load_public_keys(bus.settings.keys_dir)).ok
 
     for recipient in {r for _, r in EXPECTED}:
         wanted = {

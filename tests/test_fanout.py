@@ -16,12 +16,11 @@ from intelbus.access.principals import load_principals
 from intelbus.chain import (
     GENESIS,
     decision_hash,
-    load_public_keys,
-    load_signer,
     seal_message,
-    verify_seal,
+    verify_signature,
 )
 from intelbus.headers import DeadLetterHeaders, DeliveryHeaders
+from intelbus.keydir import load_public_keys, mint_signer
 from intelbus.models import (
     ChainSeal,
     Decision,
@@ -113,7 +112,7 @@ class Lane:
             CountingCodec(ChainSeal),
         )
         self.events = _reader(self.event_model)
-        self.chains = ChainBook(load_signer(self.keys_dir), POLICY.version)
+        self.chains = ChainBook(mint_signer(self.keys_dir), POLICY.version)
         feeds = {r: TOPICS.of_recipient(self.role, r).name for r in RECIPIENTS}
         self.fanout = Fanout(
             PolicyEngine(POLICY, AuthorizationBook(self.authorizations, approved_by="CBP")),
@@ -280,10 +279,7 @@ def test_seals_verify_and_link(tmp_path: Path) -> None:
         for record, seal in zip(seals, sealed, strict=True):
             assert record.key == seal.chain.encode()
             assert seal.previous_seal_hash == previous.get(seal.chain, GENESIS)
-            message = seal_message(
-                seal.chain, seal.sequence, seal.head_hash, seal.previous_seal_hash
-            )
-            assert verify_seal(public_key, message, seal.signature)
+            assert verify_signature(public_key, seal_message(seal.to_avro()), seal.signature)
             previous[seal.chain] = seal.head_hash
         lane.chains.commit()
     assert lane.fanout.seals(AT) == []

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from cli import main
+from intelbus.canonical import MAX_ITEMS
 from intelbus.models import Lookout, OfficerSafetyAlert, Record
 from intelbus.settings import Settings
 from producers.input import MAX_DEPTH, MAX_INPUT_BYTES, InputError, parse_records
@@ -98,6 +99,15 @@ def test_record_over_the_event_limit_is_refused_naming_its_size() -> None:
     [problem] = problems
     assert problem.startswith("line 2: (size): the record encodes to 5,")
     assert problem.endswith("bytes of Avro; the router refuses events over 4,096 bytes")
+
+
+def test_more_array_items_than_the_router_takes_is_refused() -> None:
+    """The router refuses a message with more than MAX_ITEMS array items unread; publish
+    input refuses it first, naming the record."""
+    areas = [f"A{index}" for index in range(MAX_ITEMS + 1)]
+    count, problems, valid = _parse(f"{_line(areas=areas)}\n".encode())
+    assert (count, valid) == (1, [])
+    assert problems == [f"line 1: (too-many-items): more than {MAX_ITEMS:,} array items"]
 
 
 def test_huge_line_is_refused_before_parsing(

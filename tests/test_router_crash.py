@@ -17,7 +17,7 @@ import pytest
 
 from consumers.audit.log import read_decision_log
 from consumers.audit.verify import verify_log
-from intelbus import chain
+from intelbus import keydir
 from intelbus.headers import header_map
 from intelbus.settings import Settings
 from intelbus.waiting import wait_for
@@ -105,6 +105,6 @@ def test_sigkill_at_20_percent_then_restart_gives_exactly_once(
         assert set(delivered) == expected, recipient
         assert set(delivered.values()) == {1}, recipient
 
-    report = verify_log(entries, chain.load_public_keys(settings.keys_dir))
+    report = verify_log(entries, keydir.load_public_keys(settings.keys_dir))
     assert report.ok, report.problems[:5]
     assert report.decisions == EVENTS * 5

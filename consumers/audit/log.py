@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from intelbus.models import ChainSeal, PolicyDecision
+from intelbus.models import ChainSeal, KeyRotation, PolicyDecision
 from intelbus.position import Position
 from intelbus.progress import Progress
 from intelbus.reader import ContractReader, Rejected
@@ -23,13 +23,14 @@ class Entry:
     position: Position
     decision: PolicyDecision | None = None
     seal: ChainSeal | None = None
+    rotation: KeyRotation | None = None
     problem: str | None = None  # why the record could not be read
 
 
 def read_decision_log(
     settings: Settings, topic: str, progress: Progress | None = None
 ) -> Iterator[Entry]:
-    reader = ContractReader.connect(settings, (PolicyDecision, ChainSeal))
+    reader = ContractReader.connect(settings, (PolicyDecision, ChainSeal, KeyRotation))
     for message in read_to_end(settings, topic, progress.advance if progress else None):
         position = Position.of(message)
         try:
@@ -39,6 +40,8 @@ def read_decision_log(
             continue
         if isinstance(record, PolicyDecision):
             yield Entry(position, decision=record)
-        else:
-            assert isinstance(record, ChainSeal)
+        elif isinstance(record, ChainSeal):
             yield Entry(position, seal=record)
+        else:
+            assert isinstance(record, KeyRotation)
+            yield Entry(position, rotation=record)

@@ -10,7 +10,8 @@ read_committed) and Jepsen's Kafka checker (lost writes, duplicates, aborted rea
   and every delivery has its decision;
 - each chain's records keep their order, and so does each feed partition per source
   partition; each publisher's acknowledged events keep the order it sent them in;
-- the decision log's chains verify (consumers/audit/verify.py);
+- the decision log's chains verify with the trusted keys and hold the router's committed
+  chain heads (consumers/audit/verify.py);
 - a subscriber handled every committed delivery, and nothing that is not committed.
 """
 
@@ -19,9 +20,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from consumers.audit.verify import verify_log
+from consumers.audit.verify import Report
 from consumers.checker.observed import Delivery, Observed
 from consumers.checker.receipts import Receipt
 from consumers.checker.report import CheckReport, SubscriberView
@@ -39,10 +38,12 @@ def _source(decision: PolicyDecision) -> Position:
 def check(
     observed: Observed,
     recipients: Sequence[str],
+    chains: Report,
     acks: Iterable[Ack] = (),
     receipts: Mapping[str, Sequence[Receipt]] | None = None,
-    public_keys: Mapping[str, Ed25519PublicKey] | None = None,
 ) -> CheckReport:
+    """``chains`` is the audit's verification of ``observed.entries``
+    (consumers/audit/verify.py)."""
     decisions = [entry.decision for entry in observed.entries if entry.decision is not None]
     report = CheckReport(
         recipients=len(recipients),
@@ -56,7 +57,6 @@ def check(
     _published(report, observed, decisions, list(acks))
     _delivered(report, observed, decisions)
     _ordered(report, observed, decisions)
-    chains = verify_log(observed.entries, dict(public_keys or {}))
     report.chains, report.seals = chains.chains, chains.seals
     report.chain_problems = [str(problem) for problem in chains.problems]
     for recipient, handled in (receipts or {}).items():

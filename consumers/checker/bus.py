@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from consumers.audit.anchors import Anchor
+from consumers.audit.verify import verify_log
 from consumers.checker.analysis import check
 from consumers.checker.observed import observe
 from consumers.checker.receipts import read_receipts
 from consumers.checker.report import CheckReport
-from intelbus import chain
 from intelbus.access.principals import load_principals
 from intelbus.acks import read_acks
 from intelbus.errors import IntelbusError
@@ -26,11 +29,15 @@ __all__ = ["check_bus"]
 
 def check_bus(
     settings: Settings,
+    trusted_keys: Mapping[str, Ed25519PublicKey],
+    anchors: Sequence[Anchor],
     ack_logs: Sequence[Path] = (),
     receipts: Mapping[str, Path] | None = None,
 ) -> CheckReport:
-    """The report on the bus of ``settings`` (its topic prefix and the router's public keys
-    in ``settings.keys_dir``); ``receipts`` maps a recipient to what its subscriber handled."""
+    """The report on the bus of ``settings`` (its topic prefix): its chains verified as
+    ``intelbus audit verify`` does, with ``trusted_keys`` and against ``anchors`` (the
+    router's committed chain heads); ``receipts`` maps a recipient to what its subscriber
+    handled."""
     principals = load_principals(settings.policies_dir)
     unknown = sorted(set(receipts or {}) - set(principals.recipients))
     if unknown:
@@ -42,6 +49,5 @@ def check_bus(
     observed = observe(
         settings, principals.recipients, [publisher.id for publisher in principals.publishers]
     )
-    return check(
-        observed, principals.recipients, acks, handled, chain.load_public_keys(settings.keys_dir)
-    )
+    chains = verify_log(observed.entries, trusted_keys, anchors)
+    return check(observed, principals.recipients, chains, acks, handled)

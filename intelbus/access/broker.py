@@ -53,7 +53,11 @@ _RESOURCE = {
     Resource.GROUP: ResourceType.GROUP,
     Resource.TRANSACTIONAL_ID: ResourceType.TRANSACTIONAL_ID,
 }
-_OPERATION = {Operation.READ: AclOperation.READ, Operation.WRITE: AclOperation.WRITE}
+_OPERATION = {
+    Operation.READ: AclOperation.READ,
+    Operation.WRITE: AclOperation.WRITE,
+    Operation.DESCRIBE: AclOperation.DESCRIBE,
+}
 
 
 def _binding(grant: Grant) -> AclBinding:

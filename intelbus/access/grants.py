@@ -8,7 +8,10 @@ grant below allows. READ and WRITE on a topic imply DESCRIBE (Kafka's implicatio
   authorizations topic);
 - the router reads the inbound and authorizations topics, writes the feeds, alerts, the
   decision log and the dead letter;
-- the reviewer reads the decision log and the dead letter;
+- the reviewer reads the decision log and the dead letter, and may describe the router's
+  consumer groups and the inbound topics they consume: enough to fetch the chain heads the
+  router commits with its offsets (``audit verify`` checks the log still holds them), not
+  to read an event or join a group;
 - every principal's consumer groups and transactional ids live under its own prefix
   (``names.principal_prefix``): nobody can join another's group or fence its transactions.
 
@@ -37,6 +40,7 @@ class Resource(enum.StrEnum):
 class Operation(enum.StrEnum):
     READ = "read"
     WRITE = "write"
+    DESCRIBE = "describe"
 
 
 @dataclass(frozen=True, order=True)
@@ -86,11 +90,9 @@ def _grants_of(
                 inbound.append(topics.authorizations(publisher.id))
             return _topic(name, Operation.WRITE, inbound)
         case Role.ROUTER:
-            reads = [
-                topic
-                for publisher in principals.publishers
-                for topic in (topics.lookouts(publisher.id), topics.officer_safety(publisher.id))
-            ] + [topics.authorizations(approver.id) for approver in principals.approvers]
+            reads = _routed(topics, principals) + [
+                topics.authorizations(approver.id) for approver in principals.approvers
+            ]
             writes = [
                 topic
                 for recipient in principals.recipients
@@ -98,8 +100,24 @@ def _grants_of(
             ] + [topics.decisions, topics.dead_letter]
             return _topic(name, Operation.READ, reads) + _topic(name, Operation.WRITE, writes)
         case Role.REVIEWER:
-            return _topic(name, Operation.READ, [topics.decisions, topics.dead_letter])
+            # Fetching a group's committed offsets takes DESCRIBE on the group and on each
+            # topic (the broker silently leaves out topics it may not describe).
+            router_groups = principal_prefix(settings, principals.router)
+            return (
+                _topic(name, Operation.READ, [topics.decisions, topics.dead_letter])
+                + _topic(name, Operation.DESCRIBE, _routed(topics, principals))
+                + [Grant(name, Resource.GROUP, router_groups, Operation.DESCRIBE, prefixed=True)]
+            )
     raise AssertionError(who.role)
+
+
+def _routed(topics: TopicMap, principals: Principals) -> list[str]:
+    """The inbound topics the router's lanes consume."""
+    return [
+        topic
+        for publisher in principals.publishers
+        for topic in (topics.lookouts(publisher.id), topics.officer_safety(publisher.id))
+    ]
 
 
 def plan(settings: Settings, topics: TopicMap, principals: Principals) -> set[Grant]:

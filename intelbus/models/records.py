@@ -47,6 +47,7 @@ __all__ = [
     "ChainSeal",
     "DisclosureAuthorization",
     "Handling",
+    "KeyRotation",
     "Location",
     "Lookout",
     "OfficerSafetyAlert",
@@ -430,4 +431,15 @@ class ChainSeal(Record):
     previous_seal_hash: NonEmpty
     sealed_at: Instant
     key_id: NonEmpty
+    signature: bytes
+    signature_version: AvroInt = 1
+
+
+class KeyRotation(Record):
+    avro_name = "intelbus.KeyRotation"
+    previous_key_id: NonEmpty
+    key_id: NonEmpty
+    public_key: bytes
+    rotated_at: Instant
+    signature_version: AvroInt
     signature: bytes

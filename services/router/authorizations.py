@@ -9,17 +9,21 @@ import time
 from collections.abc import Mapping
 
 import structlog
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
 
 from intelbus import clients
 from intelbus.models import DisclosureAuthorization
 from intelbus.policy.authorizations import AuthorizationBook
-from intelbus.reader import ContractReader
+from intelbus.reader import ContractReader, Rejected
+from intelbus.serde import RegistryUnavailable
 from intelbus.settings import Settings
+from services.router.checkpoint import Retry
 
 __all__ = ["AuthorizationFeed"]
 
 log = structlog.get_logger()
+
+_RETRY_BACKOFF_S = 1.0
 
 
 class AuthorizationFeed:
@@ -52,17 +56,33 @@ class AuthorizationFeed:
         self._consumer.assign(self._partitions)
 
     def refresh(self, timeout: float = 0.0) -> int:
-        """Apply whatever has arrived (waiting up to ``timeout`` for the first); return how many."""
+        """Apply whatever has arrived (waiting up to ``timeout`` for the first); return how many.
+
+        A registry outage raises Retry with the unapplied messages rewound: an authorization
+        (or its revocation) is applied late, never skipped."""
         applied = 0
-        for message in self._consumer.consume(1000, timeout):
+        messages = self._consumer.consume(1000, timeout)
+        for index, message in enumerate(messages):
             if message.error():
                 log.warning("authorizations.read_error", error=str(message.error()))
                 continue
-            self._apply(self._approvers[message.topic() or ""], message.key(), message.value())
+            try:
+                self._apply(self._approvers[message.topic() or ""], message.key(), message.value())
+            except RegistryUnavailable as outage:
+                self._rewind(messages[index:])
+                raise Retry(f"schema registry unavailable: {outage}") from None
             applied += 1
         if applied:
             self._consumer.commit(asynchronous=True)
         return applied
+
+    def _rewind(self, unapplied: list[Message]) -> None:
+        first: dict[tuple[str, int], int] = {}
+        for message in unapplied:
+            key = (message.topic() or "", message.partition() or 0)
+            first.setdefault(key, message.offset() or 0)
+        for (topic, partition), offset in first.items():
+            self._consumer.seek(TopicPartition(topic, partition, offset))
 
     def catch_up(self, timeout: float = 60.0) -> None:
         """Block until everything committed before now has been applied."""
@@ -78,7 +98,11 @@ class AuthorizationFeed:
                 for tp in positions
             ):
                 break
-            self.refresh(timeout=0.2)
+            try:
+                self.refresh(timeout=0.2)
+            except Retry as retry:  # the registry is out: wait for it, within the deadline
+                log.warning("authorizations.retry", reason=str(retry)[:300])
+                time.sleep(_RETRY_BACKOFF_S)
         log.info("authorizations.loaded", count=len(self.book))
 
     def _apply(self, approver: str, key: bytes | None, value: bytes | None) -> None:
@@ -88,8 +112,8 @@ class AuthorizationFeed:
             return
         try:
             authorization = self._reader.read(value).record
-        except Exception as error:  # a bad record must not stop the feed
-            log.error("authorizations.unreadable", error=str(error)[:300])
+        except Rejected as rejected:  # a bad record must not stop the feed
+            log.error("authorizations.unreadable", error=str(rejected)[:300])
             return
         assert isinstance(authorization, DisclosureAuthorization)
         self.book.put(authorization, approved_by=approver)

@@ -11,7 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, TypedDict, cast
 
-from intelbus.chain import ChainHead, SealSigner, decision_hash, seal_message
+from intelbus.chain import (
+    SEAL_SIGNATURE_VERSION,
+    ChainHead,
+    SealSigner,
+    decision_hash,
+    seal_message,
+)
 from intelbus.policy.engine import Event, Verdict, event_kind
 from intelbus.position import Position
 
@@ -63,6 +69,7 @@ class SealRecord(TypedDict):
     sealedAt: dt.datetime
     keyId: str
     signature: bytes
+    signatureVersion: int
 
 
 def decision_record(
@@ -163,22 +170,23 @@ class ChainBook:
         return [key for key, head in self._current.items() if head != self._committed.get(key)]
 
     def seal(self, topic: str, partition: int, sealed_at: dt.datetime) -> tuple[str, SealRecord]:
-        """A signed seal of the partition's chain head, linking to the previous seal."""
+        """A seal of the partition's chain head, linking to the previous seal, with every
+        field signed."""
         head = self._current[(topic, partition)]
         # The committed head is where the previous seal (or the chain's genesis) stands.
         previous_seal = self._committed[(topic, partition)].head_hash
-        sequence = head.next_sequence - 1
-        return head.chain, SealRecord(
+        seal = SealRecord(
             chain=head.chain,
-            sequence=sequence,
+            sequence=head.next_sequence - 1,
             headHash=head.head_hash,
             previousSealHash=previous_seal,
             sealedAt=sealed_at,
             keyId=self._signer.key_id,
-            signature=self._signer.sign(
-                seal_message(head.chain, sequence, head.head_hash, previous_seal)
-            ),
+            signature=b"",  # seal_message leaves this field out
+            signatureVersion=SEAL_SIGNATURE_VERSION,
         )
+        seal["signature"] = self._signer.sign(seal_message(avro_dict(seal)))
+        return head.chain, seal
 
     def metadata(self, topic: str, partition: int) -> str:
         return self._current[(topic, partition)].to_metadata()

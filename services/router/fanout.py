@@ -1,8 +1,9 @@
 """What the router produces for one inbound message: a pure fan-out, no Kafka client.
 
 For a decoded event, per recipient of the policy set: its view on its feed (each distinct
-view encoded once; a whole delivery forwards the input bytes), and one decision record on
-the decisions topic, keyed by its chain; when the policy failed closed, the input also goes
+view encoded once; a whole delivery is the decoded event as our codec writes it: the input
+itself only when the reader proved it to be exactly that), and one decision record on the
+decisions topic, keyed by its chain; when the policy failed closed, the input also goes
 to the dead letter. Rejected input goes to the dead letter only. At commit, every chain that
 moved gets a signed seal.
 """
@@ -60,16 +61,17 @@ class FanoutTopics:
 
 
 class _Views:
-    """Encodes each distinct view of one event once; a whole delivery reuses the input bytes."""
+    """Encodes each distinct view of one event once; a whole delivery is the decoded event's
+    wire bytes (intelbus.reader.Decoded.wire), never bytes the policy engine did not see."""
 
-    def __init__(self, original: bytes, codecs: Codecs) -> None:
-        self._original = original
+    def __init__(self, whole: bytes, codecs: Codecs) -> None:
+        self._whole = whole
         self._codecs = codecs
         self._cache: dict[tuple[Decision, tuple[str, ...]], bytes] = {}
 
     def encode(self, verdict: Verdict) -> bytes:
         if verdict.decision is Decision.DELIVER:
-            return self._original
+            return self._whole
         key = (verdict.decision, verdict.removed_fields)
         encoded = self._cache.get(key)
         if encoded is None:
@@ -119,7 +121,7 @@ class Fanout:
                     f"published on {inbound.position.topic} (publisher of {proven or 'nobody'})",
                 )
             ]
-        views = _Views(value, self._codecs)
+        views = _Views(decoded.wire, self._codecs)
         version = self._engine.policy.version
         outbound: list[Outbound] = []
         failed: Verdict | None = None

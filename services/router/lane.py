@@ -184,6 +184,9 @@ class Lane:
                 try:
                     self._step()
                 except Retry as retry:
+                    # Said even when no transaction was open: a lane waiting on the registry
+                    # would otherwise stall without a word.
+                    self.log.warning("router.retry", reason=str(retry))
                     self.checkpoint.abort(str(retry))
                     self._rewind()
                     self.stop.wait(_RETRY_BACKOFF_S)

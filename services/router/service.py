@@ -13,12 +13,12 @@ from types import FrameType
 
 import structlog
 
-from intelbus import chain
 from intelbus.access.principals import load_principals
 from intelbus.models import Lookout, OfficerSafetyAlert
 from intelbus.names import topic_map
 from intelbus.policy.policyset import PolicySet, load_policy_set
 from intelbus.settings import Settings
+from services.router.keys import router_signer
 from services.router.lane import Lane, LaneConfig, RouterContext
 from services.router.progress import LANE_OF_ROLE
 
@@ -54,7 +54,8 @@ class Router:
             for p in principals.publishers
             for role in LANE_OF_ROLE
         }
-        self.signer = chain.load_signer(settings.keys_dir)
+        # Minted only on the bus's first start; a vanished key stops the router here.
+        self.signer = router_signer(self.settings)
         self.stop = threading.Event()
         self.failures: list[BaseException] = []
 
