@@ -129,7 +129,8 @@ def read_to_end(
     consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in tracker.pending])
     try:
         while not tracker.done:
-            for message in consumer.consume(1000, 1.0):
+            batch = consumer.consume(1000, 1.0)
+            for message in batch:
                 error = message.error()
                 if error is not None:
                     raise IntelbusError(f"reading {message.topic()}: {error}")
@@ -137,6 +138,9 @@ def read_to_end(
                     yield message
                     if on_message:
                         on_message(1)
-            tracker.check_positions(consumer)
+            if not batch:
+                # Only once nothing more comes: asking for positions costs a round trip
+                # per partition not fetched yet, seconds over a topic's many partitions.
+                tracker.check_positions(consumer)
     finally:
         consumer.close()

@@ -45,11 +45,13 @@ def publish_recorded(
     *,
     rate: float | None = None,
     client_id: str = "intelbus-load",
+    result: LoadResult | None = None,
 ) -> LoadResult:
-    """Publish each record (``rate`` per second at most) and write its ack to ``acks``."""
+    """Publish each record (``rate`` per second at most) and write its ack to ``acks``;
+    ``result`` counts as the answers arrive (pass one to watch the progress)."""
     publisher = Publisher(settings, client_id=client_id)
     producer = clients.producer(settings, client_id)
-    result = LoadResult()
+    result = result or LoadResult()
     pending: dict[int, str] = {}
 
     def answered(seq: int, event_id: str, error: KafkaError | None, message: Message) -> None:

@@ -1,9 +1,12 @@
 """A three-broker cluster started by the project's own stack code (``stack up --brokers 3``
 under a private home and ports), and what it exists for: every topic and the brokers' own
-replicated three ways with two in sync, and the schema registry going away without an event
-being dead-lettered or parked.
+replicated three ways with two in sync; the schema registry going away without an event
+being dead-lettered or parked; and the fault suite's short version (tests/chaos; ``make
+chaos`` runs the long one), which holds exactly once through a router and a broker killed
+with SIGKILL, and catches a router that is only at least once.
 
-The cluster is started once for this module; it fails (never skips) when it cannot start.
+The cluster is started once for this module (every test that needs it is here, so it starts
+once); it fails, never skips, when it cannot start.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -43,6 +47,7 @@ from intelbus.waiting import Timeout, wait_for
 from producers.publisher import Outgoing, Publisher
 from services.router.progress import wait_until_all_routed
 from tests import factories
+from tests.chaos.run import Outcome, Plan, run_chaos
 from tests.conftest import KEYS_DIR, Bus
 from tests.harness import _free_port, private_bus
 from tests.router_helpers import running_router
@@ -226,3 +231,70 @@ def test_registry_outage_delays_events_but_never_dead_letters_or_parks(
     assert not list(read_to_end(settings, cluster_bus.topics.parked("cbp")))
     assert subscriber.parked == 0
     assert _cbp_feed(cluster_bus) == everything
+
+
+def _fault_suite(cluster: LocalStack, plan: Plan, workdir: Path) -> Outcome:
+    outcome = run_chaos(cluster, plan, workdir, workdir / "keys", say=print)
+    print("\n".join(outcome.lines()))
+    return outcome
+
+
+def test_fault_suite_short_version_holds_exactly_once(cluster: LocalStack, tmp_path: Path) -> None:
+    """2,000 events published one by one and routed while the router is killed with SIGKILL,
+    the broker leading most inbound partitions is killed with SIGKILL and started again, and
+    the CBP subscriber is killed mid-feed: every acknowledged event decided for every
+    recipient once and delivered once, nothing aborted read, nothing out of order, the
+    chains verify, every publisher answered."""
+    plan = Plan(
+        events=2000,
+        rate=100,
+        router_kills=1,
+        broker_down_s=10,
+        registry_down_s=None,
+        subscriber_kill=True,
+        window=(0.2, 0.6),
+    )
+    outcome = _fault_suite(cluster, plan, tmp_path)
+    kinds = sorted(fault.what.split(" (")[0].rstrip("0123456789") for fault in outcome.log.faults)
+    assert kinds == ["SIGKILL kafka-", "SIGKILL router", "SIGKILL subscriber-cbp"]
+    report = outcome.report
+    assert (outcome.published.acked, report.events_on_bus, report.acked) == (2000, 2000, 2000)
+    assert (report.failed, report.unknown) == (0, 0)
+    assert report.decisions == 2000 * report.recipients
+    assert (report.lost, report.duplicated, report.aborted_reads) == (0, 0, 0)
+    assert report.order_violations == report.unexplained == 0
+    assert report.chains_verify, report.chain_problems[:5]
+    assert not report.dead_letters
+    assert report.ok
+
+
+def test_fault_suite_catches_a_router_that_is_only_at_least_once(
+    cluster: LocalStack, tmp_path: Path
+) -> None:
+    """The same suite with exactly once broken on purpose (tests/chaos/at_least_once_router:
+    no transaction, offsets committed after the records): one SIGKILL of the router and the
+    checker counts what its successor routed again: duplicated decisions and deliveries, out
+    of order, chains that do not verify."""
+    plan = Plan(
+        events=1000,
+        rate=200,
+        router_kills=1,
+        broker_down_s=None,
+        registry_down_s=None,
+        subscriber_kill=False,
+        # Offsets committed every 2 s, records visible at once: a kill right after the
+        # router's progress moves leaves up to 2 s of events routed but not committed.
+        router=(
+            sys.executable,
+            "-m",
+            "tests.chaos.at_least_once_router",
+            "--commit-interval-ms=2000",
+        ),
+        window=(0.3, 0.5),
+    )
+    report = _fault_suite(cluster, plan, tmp_path).report
+    assert report.duplicate_decisions > 0
+    assert report.duplicate_deliveries > 0
+    assert not report.chains_verify
+    assert report.lost == 0
+    assert not report.ok

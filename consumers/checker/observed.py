@@ -59,36 +59,33 @@ class Observed:
 
 
 def observe(settings: Settings, recipients: Sequence[str], publishers: Sequence[str]) -> Observed:
-    """Read the bus of ``settings`` (its topic prefix) once, read_committed."""
+    """Read the bus of ``settings`` (its topic prefix) once, read_committed; then once more
+    read_uncommitted, to count the records of aborted transactions."""
     topics = topic_map(settings)
     inbound = [
-        topics.of_publisher(role, publisher)
+        topics.of_publisher(role, publisher).name
         for publisher in publishers
         for role in ("lookouts", "officer_safety")
     ]
-    seen = Observed()
+    recipient_of = {topic: r for r in recipients for topic in topics.deliveries(r)}
+    seen = Observed(deliveries={recipient: [] for recipient in recipients})
     counts: Counter[Partition] = Counter()
-
-    def count(position: Position) -> Position:
+    for message in read_to_end(settings, [*inbound, *recipient_of, topics.dead_letter]):
+        position = Position.of(message)
         counts[(position.topic, position.partition)] += 1
-        return position
-
-    seen.inbound = [count(Position.of(m)) for m in read_to_end(settings, [t.name for t in inbound])]
-    seen.entries = list(read_decision_log(settings, topics.decisions))
-    for entry in seen.entries:
-        count(entry.position)
-    for recipient in recipients:
-        seen.deliveries[recipient] = []
-        for message in read_to_end(settings, topics.deliveries(recipient)):
+        if position.topic in recipient_of:
             headers = DeliveryHeaders.decode(header_map(message))
-            seen.deliveries[recipient].append(
-                Delivery(count(Position.of(message)), headers.event_id, headers.decision_id)
+            seen.deliveries[recipient_of[position.topic]].append(
+                Delivery(position, headers.event_id, headers.decision_id)
             )
-    for message in read_to_end(settings, topics.dead_letter):
-        why = DeadLetterHeaders.decode(header_map(message))
-        seen.dead_letters.append(DeadLetter(count(Position.of(message)), why.source, why.reason))
-    everything = [t.name for t in inbound] + [topics.decisions, topics.dead_letter]
-    everything += [t for r in recipients for t in topics.deliveries(r)]
+        elif position.topic == topics.dead_letter:
+            why = DeadLetterHeaders.decode(header_map(message))
+            seen.dead_letters.append(DeadLetter(position, why.source, why.reason))
+        else:
+            seen.inbound.append(position)
+    seen.entries = list(read_decision_log(settings, topics.decisions))
+    counts.update((e.position.topic, e.position.partition) for e in seen.entries)
+    everything = [*inbound, *recipient_of, topics.dead_letter, topics.decisions]
     uncommitted: Counter[Partition] = Counter(
         (m.topic() or "", m.partition() or 0)
         for m in read_to_end(settings, everything, isolation=IsolationLevel.READ_UNCOMMITTED)
