@@ -1,8 +1,8 @@
 """The faults, each injected at a point of the run and logged with its times: a router or a
 subscriber killed with SIGKILL (and restarted at once), the broker leading most inbound
 partitions killed with SIGKILL, the schema registry stopped. A server comes back after a
-while on a thread of its own (one at a time: the stack starts what is not running), so
-that the next fault need not wait for it."""
+while on a thread of its own, so that a router or subscriber fault need not wait for it;
+one server of the stack is down at a time."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class Faults:
         self.settings = settings
         self.log = FaultLog()
         self._stopped = stopped
-        self._stack_lock = threading.Lock()  # one `stack up` at a time
+        self._stack_lock = threading.Lock()  # one server of the stack down at a time
         self._recoveries: list[threading.Thread] = []
 
     def kill(self, child: Child, why: str) -> Injected:
@@ -77,6 +77,7 @@ class Faults:
         )
         leader, count = leaders.most_common(1)[0]
         node = next(kafka for kafka in self.stack.nodes if kafka.place.node_id == leader)
+        self._stack_lock.acquire()  # released once the stack is whole again
         fault = self.log.begin(
             f"SIGKILL {node.place.name} (leader of {count} of {sum(leaders.values())} inbound "
             f"partitions), pid {node.process.kill()}; started again after {down_s:.0f}s"
@@ -85,17 +86,23 @@ class Faults:
         return fault
 
     def stop_registry(self, down_s: float) -> Injected:
+        self._stack_lock.acquire()  # released once the stack is whole again
         fault = self.log.begin(f"schema registry stopped for {down_s:.0f}s")
         self.stack.registry.stop()
         self._bring_back(fault, down_s)
         return fault
 
     def _bring_back(self, fault: Injected, after_s: float) -> None:
+        """Start what is down after ``after_s``; until the stack is whole again no other
+        server is taken down (``stack up`` waits for every server it finds down)."""
+
         def recover() -> None:
-            self._stopped.wait(after_s)
-            with self._stack_lock:
+            try:
+                self._stopped.wait(after_s)
                 self.stack.up()
-            self.log.end(fault)
+                self.log.end(fault)
+            finally:
+                self._stack_lock.release()
 
         thread = threading.Thread(target=recover, name=f"recover {fault.what[:20]}")
         thread.start()

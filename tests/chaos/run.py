@@ -32,7 +32,7 @@ from intelbus.keydir import load_public_keys
 from intelbus.models import Record
 from intelbus.names import subscriber_group, topic_map
 from intelbus.settings import Settings
-from intelbus.waiting import wait_for
+from intelbus.waiting import Timeout, wait_for
 from producers.load import LoadResult, publish_recorded
 from services.router.progress import (
     lane_is_running,
@@ -49,6 +49,8 @@ __all__ = ["ROUTER", "Outcome", "Plan", "run_chaos"]
 ROUTER = (sys.executable, "-m", "cli", "router", "run")
 SUBSCRIBER = "cbp"
 _PROGRESS_POLL_S = 0.2
+_SUBSCRIBER_STALL_S = 180.0
+_FINISH_TIMEOUT_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,24 @@ class _Load:
         return self.result.acked + self.result.failed
 
 
-def _caught_up(settings: Settings, group: str, topics: list[str]) -> bool:
-    """Has ``group`` committed past the last record of every partition of ``topics``?"""
-    targets = {(t, p): end for t in topics for p, end in routing_targets(settings, t).items()}
+class _Stall:
+    """Raises once ``measure`` has not changed for ``after_s`` seconds."""
+
+    def __init__(self, measure: Callable[[], int], after_s: float) -> None:
+        self._measure, self._after_s = measure, after_s
+        self._last, self._since = measure(), time.monotonic()
+
+    def check(self) -> bool:
+        value = self._measure()
+        if value != self._last:
+            self._last, self._since = value, time.monotonic()
+        elif time.monotonic() - self._since > self._after_s:
+            raise Timeout(f"no progress for {self._after_s:.0f}s")
+        return True
+
+
+def _caught_up(settings: Settings, group: str, targets: dict[tuple[str, int], int]) -> bool:
+    """Has ``group`` committed up to ``targets`` (per partition, past its last record)?"""
     probe = clients.consumer(settings, group, "chaos-progress")
     try:
         committed = clients.committed(probe, [TopicPartition(t, p) for t, p in targets])
@@ -253,7 +270,7 @@ class _Run:
                 what=f"{due} of the events published",
                 interval=_PROGRESS_POLL_S,
             )
-            self.say(self._inject(fault, self.load.answered / events).line())
+            self.say(self._inject(fault, self.load.answered / events).what)
             floor = self.load.answered + max(events // 50, 1)
 
     def _inject(self, fault: str, published: float) -> Injected:
@@ -271,16 +288,21 @@ class _Run:
 
     def _finish(self) -> None:
         """Wait until everything is routed and the subscriber has handled every delivery."""
-        wait_until_all_routed(self.settings, timeout=600)
+        wait_until_all_routed(self.settings, timeout=_FINISH_TIMEOUT_S)
         self.say("everything routed")
         reader = self.settings.as_principal(subscriber_principal(SUBSCRIBER))
+        group = subscriber_group(reader, SUBSCRIBER)
+        # Everything is routed: the feed's ends stand still now.
+        targets = {
+            (topic, partition): end
+            for topic in topic_map(self.settings).deliveries(SUBSCRIBER)
+            for partition, end in routing_targets(self.settings, topic).items()
+        }
+        # It commits every item it handles: as long as it takes, while it moves on.
+        handled = _Stall(lambda: self.receipts.stat().st_size, _SUBSCRIBER_STALL_S)
         wait_for(
-            lambda: _caught_up(
-                self.settings,
-                subscriber_group(reader, SUBSCRIBER),
-                topic_map(self.settings).deliveries(SUBSCRIBER),
-            ),
-            timeout=300,
+            lambda: handled.check() and _caught_up(self.settings, group, targets),
+            timeout=_FINISH_TIMEOUT_S,
             what="the subscriber to handle every delivery",
             interval=1.0,
         )
