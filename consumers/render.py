@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from consumers.feed import FeedItem
-from intelbus.models import Lookout, OfficerSafetyAlert, Pointer, Subjects
+from intelbus.models import LifecycleNotice, Lookout, OfficerSafetyAlert, Pointer, Subjects
 
 __all__ = ["item_json", "item_line", "subject_of"]
 
@@ -30,6 +30,11 @@ def _origin(record: Lookout | OfficerSafetyAlert) -> str:
 
 def item_line(item: FeedItem) -> str:
     record = item.record
+    if isinstance(record, LifecycleNotice):
+        when = record.notice_at.strftime("%Y-%m-%d %H:%MZ")
+        what = f"{record.notice.value:<19} v{record.event_version:<6}"
+        body = f"STOP USING every version: {record.reason} (ask {record.originator_agency})"
+        return f"{when}  {what}  {body}  [{record.event_id}]"
     when = record.issued_at.strftime("%Y-%m-%d %H:%MZ")
     if isinstance(record, Pointer):
         what = f"{record.category.value:<19} {record.priority.value:<7}"
@@ -51,7 +56,9 @@ def item_line(item: FeedItem) -> str:
 
 def item_json(item: FeedItem) -> dict[str, Any]:
     kind = (
-        "pointer"
+        "notice"
+        if isinstance(item.record, LifecycleNotice)
+        else "pointer"
         if isinstance(item.record, Pointer)
         else "alert"
         if isinstance(item.record, OfficerSafetyAlert)

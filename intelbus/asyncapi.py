@@ -93,9 +93,10 @@ _CHANNELS = (
         "lookouts",
         "lookouts",
         Scope.PUBLISHER,
-        "Inbound lookouts, one topic per publishing agency (only its publisher may write it: "
-        "the topic proves the originator); the router's lookout lane reads them.",
-        (("Lookout", "Lookout"),),
+        "Inbound lookouts, their new versions and withdrawals, one topic per publishing agency "
+        "(only its publisher may write it: the topic proves the originator; only an event's "
+        "originator may update or withdraw it); the router's lookout lane reads them.",
+        (("Lookout", "Lookout"), ("Withdrawal", "Withdrawal")),
     ),
     _Channel(
         "officerSafety",
@@ -142,11 +143,25 @@ _CHANNELS = (
         (("DeadLetter", "DeadLetter"),),
     ),
     _Channel(
+        "lifecycle",
+        "lifecycle",
+        Scope.BUS,
+        "The router's state of each lookout (originator, latest version, expiry, what each "
+        "recipient holds), compacted by event id, written in the transaction of the decisions "
+        "it reflects; the lookout lane rebuilds it on assignment. Internal to the router.",
+        (("LifecycleState", "LifecycleState"),),
+    ),
+    _Channel(
         "feed",
         "feed",
         Scope.RECIPIENT,
-        "What one recipient may see of the lookouts: whole, redacted, or a pointer.",
-        (("Lookout", "LookoutDelivery"), ("Pointer", "PointerDelivery")),
+        "What one recipient may see of the lookouts: whole, redacted, or a pointer; and a "
+        "notice when an event it holds is withdrawn or expires.",
+        (
+            ("Lookout", "LookoutDelivery"),
+            ("Pointer", "PointerDelivery"),
+            ("LifecycleNotice", "LifecycleNoticeDelivery"),
+        ),
     ),
     _Channel(
         "alerts",
@@ -166,6 +181,7 @@ _CHANNELS = (
             ("Lookout", "LookoutParked"),
             ("OfficerSafetyAlert", "OfficerSafetyAlertParked"),
             ("Pointer", "PointerParked"),
+            ("LifecycleNotice", "LifecycleNoticeParked"),
         ),
     ),
 )
@@ -277,8 +293,9 @@ _ACTORS = {
 }
 
 _KEYS = {
-    "Lookout": "The first subject's identifier, else the event id: events about one subject "
-    "stay in order.",
+    "Lookout": "The event id: its versions and its withdrawal stay in order, in the partition "
+    "where the router keeps its state.",
+    "Withdrawal": "The id of the event withdrawn (as the event's own key).",
     "OfficerSafetyAlert": "The first subject's identifier, else the event id: events about "
     "one subject stay in order.",
     "DisclosureAuthorization": "The authorization id (the topic is compacted by it).",
@@ -355,7 +372,7 @@ def _messages(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for name, schema in records.items()
         if name in _KEYS
     }
-    for name in ("Lookout", "OfficerSafetyAlert", "Pointer"):
+    for name in ("Lookout", "OfficerSafetyAlert", "Pointer", "LifecycleNotice"):
         doc = records[name].get("doc", "")
         messages[f"{name}Delivery"] = _record_message(
             f"{name}Delivery",
@@ -373,6 +390,31 @@ def _messages(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
             title=f"{name}, parked by the recipient's subscriber",
             headers="ParkedHeaders",
         )
+    messages["LifecycleState"] = {
+        "name": "LifecycleState",
+        "title": "Lifecycle state",
+        "summary": "One lookout as the router last decided it (services/router/lifecycle.py).",
+        "contentType": "application/json",
+        "payload": {
+            "type": "object",
+            "required": ["event_id", "originator", "version", "valid_until_ms", "source"],
+            "properties": {
+                "event_id": {"type": "string"},
+                "originator": {"type": "string", "description": "Agency id."},
+                "version": {"type": "integer"},
+                "valid_until_ms": {"type": "integer", "description": "Epoch milliseconds."},
+                "source": {"type": "array", "description": "Topic, partition, offset."},
+                "held": {"type": "object", "description": "Recipient id -> decision label."},
+                "closed": {"type": ["string", "null"], "enum": ["withdrawn", "expired", None]},
+            },
+        },
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": "The event id."},
+                "bindingVersion": _BINDING_VERSION,
+            }
+        },
+    }
     messages["DeadLetter"] = {
         "name": "DeadLetter",
         "title": "Dead letter",

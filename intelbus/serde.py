@@ -33,11 +33,13 @@ from intelbus.models import (
     ChainSeal,
     DisclosureAuthorization,
     KeyRotation,
+    LifecycleNotice,
     Lookout,
     OfficerSafetyAlert,
     Pointer,
     PolicyDecision,
     Record,
+    Withdrawal,
 )
 from intelbus.secrets import SecretStore
 from intelbus.settings import Settings
@@ -83,6 +85,8 @@ MESSAGE_TYPES: tuple[type[Record], ...] = (
     PolicyDecision,
     ChainSeal,
     KeyRotation,
+    Withdrawal,
+    LifecycleNotice,
 )
 COMPATIBILITY = "BACKWARD"
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}

@@ -27,7 +27,7 @@ __all__ = ["TopicMap", "TopicSpec", "apply_topics", "load_topic_map"]
 RECIPIENT_ROLES = ("feed", "alerts", "parked")
 PUBLISHER_ROLES = ("lookouts", "officer_safety", "outcomes")
 APPROVER_ROLES = ("authorizations",)
-TOPIC_ROLES = ("decisions", "dead_letter")
+TOPIC_ROLES = ("decisions", "dead_letter", "lifecycle")
 _TIMEOUT_S = 30
 
 
@@ -114,6 +114,10 @@ class TopicMap:
     @property
     def dead_letter(self) -> str:
         return self.role("dead_letter").name
+
+    @property
+    def lifecycle(self) -> str:
+        return self.role("lifecycle").name
 
     def of_recipient(self, role: str, recipient: str) -> TopicSpec:
         declared = self._file.per_recipient[role]

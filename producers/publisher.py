@@ -5,9 +5,10 @@ idempotent producer) and raises :class:`PublishError` otherwise. ``publish_batch
 many records in one Kafka transaction: a read_committed reader (the router) sees all of them
 or none, so a broker failure half-way never leaves half a batch on the bus.
 
-Keys keep events about one subject in order: a lookout or alert is keyed by its first
-subject's identifier (falling back to its event id), an authorization by its id (the topic is
-compacted by it), a case outcome by the event it reports on.
+Keys keep what must stay in order together: every version and the withdrawal of a lookout
+are keyed by its event id (one partition, where the router keeps the event's state), an
+alert by its first subject's identifier (falling back to its event id), an authorization by
+its id (the topic is compacted by it), a case outcome by the event it reports on.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from intelbus.models import (
     Lookout,
     OfficerSafetyAlert,
     Record,
+    Withdrawal,
 )
 from intelbus.names import publisher_transactional_id, topic_map
 from intelbus.position import Position
@@ -40,6 +42,7 @@ __all__ = ["Outgoing", "PublishError", "Publisher", "message_key"]
 _ACK_TIMEOUT_S = 60.0
 _TOPIC_ROLE: dict[type[Record], str] = {
     Lookout: "lookouts",
+    Withdrawal: "lookouts",
     OfficerSafetyAlert: "officer_safety",
     DisclosureAuthorization: "authorizations",
     CaseOutcome: "outcomes",
@@ -62,7 +65,9 @@ class Outgoing:
 
 def message_key(record: Record) -> str:
     match record:
-        case Lookout() | OfficerSafetyAlert():
+        case Lookout() | Withdrawal():
+            return record.event_id
+        case OfficerSafetyAlert():
             return record.subjects.key or record.event_id
         case DisclosureAuthorization():
             return record.authorization_id
@@ -76,7 +81,7 @@ def _event_id(record: Record) -> str:
         return record.authorization_id
     if isinstance(record, CaseOutcome):
         return record.outcome_id
-    assert isinstance(record, Lookout | OfficerSafetyAlert)
+    assert isinstance(record, Lookout | OfficerSafetyAlert | Withdrawal)
     return record.event_id
 
 
@@ -86,6 +91,8 @@ def _declared_agency(record: Record) -> str:
             return record.originator.agency
         case CaseOutcome():
             return record.reported_by
+        case Withdrawal():
+            return record.originator
     raise TypeError(type(record).__name__)
 
 

@@ -7,7 +7,7 @@ grant below allows. READ and WRITE on a topic imply DESCRIBE (Kafka's implicatio
 - a publisher writes its own agency's inbound topics (and, if it approves disclosures, its
   authorizations topic);
 - the router reads the inbound and authorizations topics, writes the feeds, alerts, the
-  decision log and the dead letter;
+  decision log and the dead letter, and reads and writes its lifecycle changelog;
 - the reviewer reads the decision log and the dead letter, and may describe the router's
   consumer groups and the inbound topics they consume: enough to fetch the chain heads the
   router commits with its offsets (``audit verify`` checks the log still holds them), not
@@ -90,14 +90,16 @@ def _grants_of(
                 inbound.append(topics.authorizations(publisher.id))
             return _topic(name, Operation.WRITE, inbound)
         case Role.ROUTER:
-            reads = _routed(topics, principals) + [
-                topics.authorizations(approver.id) for approver in principals.approvers
-            ]
+            reads = (
+                _routed(topics, principals)
+                + [topics.authorizations(approver.id) for approver in principals.approvers]
+                + [topics.lifecycle]
+            )
             writes = [
                 topic
                 for recipient in principals.recipients
                 for topic in (topics.feed(recipient), topics.alerts(recipient))
-            ] + [topics.decisions, topics.dead_letter]
+            ] + [topics.decisions, topics.dead_letter, topics.lifecycle]
             return _topic(name, Operation.READ, reads) + _topic(name, Operation.WRITE, writes)
         case Role.REVIEWER:
             # Fetching a group's committed offsets takes DESCRIBE on the group and on each

@@ -8,6 +8,7 @@ from intelbus.models.enums import (
     DeclaredPurpose,
     EventKind,
     Marking,
+    NoticeKind,
     OutcomeKind,
     PnrSourceRegion,
     Priority,
@@ -21,6 +22,7 @@ from intelbus.models.records import (
     DisclosureAuthorization,
     Handling,
     KeyRotation,
+    LifecycleNotice,
     Location,
     Lookout,
     OfficerSafetyAlert,
@@ -35,6 +37,7 @@ from intelbus.models.records import (
     Subjects,
     Vehicle,
     Vessel,
+    Withdrawal,
 )
 
 __all__ = [
@@ -49,9 +52,11 @@ __all__ = [
     "EventKind",
     "Handling",
     "KeyRotation",
+    "LifecycleNotice",
     "Location",
     "Lookout",
     "Marking",
+    "NoticeKind",
     "OfficerSafetyAlert",
     "Originator",
     "OutcomeKind",
@@ -70,4 +75,5 @@ __all__ = [
     "Tlp",
     "Vehicle",
     "Vessel",
+    "Withdrawal",
 ]

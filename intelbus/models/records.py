@@ -34,6 +34,7 @@ from intelbus.models.enums import (
     DeclaredPurpose,
     EventKind,
     Marking,
+    NoticeKind,
     OutcomeKind,
     PnrSourceRegion,
     Priority,
@@ -48,6 +49,7 @@ __all__ = [
     "DisclosureAuthorization",
     "Handling",
     "KeyRotation",
+    "LifecycleNotice",
     "Location",
     "Lookout",
     "OfficerSafetyAlert",
@@ -62,6 +64,7 @@ __all__ = [
     "Subjects",
     "Vehicle",
     "Vessel",
+    "Withdrawal",
 ]
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -380,6 +383,24 @@ class CaseOutcome(Record):
     outcome: OutcomeKind
     detail: NonEmpty
     case_reference: NonEmpty | None = None
+
+
+class Withdrawal(Record):
+    avro_name = "intelbus.Withdrawal"
+    event_id: NonEmpty
+    originator: NonEmpty  # an agency id: the event's originator and the topic's publisher
+    withdrawn_at: Instant
+    reason: NonEmpty
+
+
+class LifecycleNotice(Record):
+    avro_name = "intelbus.LifecycleNotice"
+    event_id: NonEmpty
+    event_version: Annotated[AvroInt, Field(ge=1)]
+    notice: NoticeKind
+    reason: NonEmpty
+    notice_at: Instant
+    originator_agency: NonEmpty
 
 
 class Pointer(Record):

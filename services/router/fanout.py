@@ -6,6 +6,12 @@ itself only when the reader proved it to be exactly that), and one decision reco
 decisions topic, keyed by its chain; when the policy failed closed, the input also goes
 to the dead letter. Rejected input goes to the dead letter only. At commit, every chain that
 moved gets a signed seal.
+
+A lane with a lifecycle (lookouts: services/router/lifecycle.py) decides every version
+against what each recipient holds: a recipient that may not see a new version gets a
+withdrawal notice instead; a version not newer than the last changes nothing (each
+recipient's decision says so); only the event's originator may update or withdraw it; a
+withdrawal or an expiry is a notice to every holder. Each notice is a decision record.
 """
 
 from __future__ import annotations
@@ -18,11 +24,20 @@ from dataclasses import dataclass
 import structlog
 
 from intelbus.headers import DeadLetterHeaders, DeliveryHeaders, Headers
-from intelbus.models import Decision, Lookout, OfficerSafetyAlert
+from intelbus.models import (
+    Decision,
+    EventKind,
+    LifecycleNotice,
+    Lookout,
+    NoticeKind,
+    OfficerSafetyAlert,
+    Withdrawal,
+)
 from intelbus.policy.engine import PolicyEngine, Verdict
 from intelbus.position import Position
 from intelbus.reader import Decoded, Rejected
-from services.router.decisions import ChainBook, avro_dict
+from services.router.decisions import ChainBook, EventRef, avro_dict
+from services.router.lifecycle import EventState, Lifecycle, millis
 from services.router.serdes import Codecs
 
 __all__ = ["Fanout", "FanoutTopics", "Inbound", "Outbound"]
@@ -47,6 +62,7 @@ class Outbound:
     key: bytes | None
     value: bytes | None
     headers: Headers | None = None
+    partition: int = -1  # -1: by key
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,7 @@ class FanoutTopics:
     dead_letter: str
     # Inbound topic -> the agency whose publisher alone may write it (the proven originator).
     originators: Mapping[str, str]
+    lifecycle: str | None = None  # the changelog of a lane that keeps events' state
 
 
 class _Views:
@@ -86,7 +103,8 @@ class _Views:
 
 class Fanout:
     """Routes inbound messages of one lane; ``counts`` tallies decisions, events and dead
-    letters for the lane's statistics."""
+    letters for the lane's statistics. ``lifecycle`` is the lane's event state, if it keeps
+    one (then ``topics.lifecycle`` names its changelog)."""
 
     def __init__(
         self,
@@ -95,41 +113,82 @@ class Fanout:
         topics: FanoutTopics,
         codecs: Codecs,
         router: str,
+        *,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self._engine = engine
         self._chains = chains
         self._topics = topics
         self._codecs = codecs
         self._router = router  # named in every dead letter
+        self._lifecycle = lifecycle
         self._recipients = list(engine.policy.recipients)
         self._log = log.bind(router=router)
         self.counts: Counter[str] = Counter()
 
     def route(self, inbound: Inbound, decoded: Decoded, at: dt.datetime) -> list[Outbound]:
         """Every recipient's view and decision record (decided at ``at``), and the dead
-        letter if the policy failed closed."""
+        letter if the policy failed closed; for a withdrawal, every holder's notice."""
         event, value = decoded.record, inbound.value
-        assert isinstance(event, Lookout | OfficerSafetyAlert)
+        assert isinstance(event, Lookout | OfficerSafetyAlert | Withdrawal)
         assert value is not None
+        claimed = event.originator if isinstance(event, Withdrawal) else event.originator.agency
         proven = self._topics.originators.get(inbound.position.topic)
-        if proven is None or proven.upper() != event.originator.agency.upper():
+        if proven is None or proven.upper() != claimed.upper():
             return [
                 self._dead_letter(
                     inbound,
                     "originator-mismatch",
-                    f"{event.event_id} declares originator {event.originator.agency!r} but was "
+                    f"{event.event_id} declares originator {claimed!r} but was "
                     f"published on {inbound.position.topic} (publisher of {proven or 'nobody'})",
                 )
             ]
+        state = self._lifecycle.get(event.event_id) if self._lifecycle else None
+        if state is not None and state.originator.upper() != proven.upper():
+            return [
+                self._dead_letter(
+                    inbound,
+                    "not-originator",
+                    f"{event.event_id} was published by {state.originator}: only it may update "
+                    f"or withdraw it, not {proven}",
+                )
+            ]
+        if isinstance(event, Withdrawal):
+            if state is None or state.closed is not None:
+                why = "was never routed" if state is None else f"is already {state.closed}"
+                return [self._dead_letter(inbound, "unknown-event", f"{event.event_id} {why}")]
+            return self._close(state, NoticeKind.WITHDRAWN, event.reason, at)
+        if state is not None and (event.version <= state.version or state.closed is not None):
+            return self._stale(inbound, event, state, at)
+        return self._decide(inbound, event, decoded, state, at)
+
+    def _decide(
+        self,
+        inbound: Inbound,
+        event: Lookout | OfficerSafetyAlert,
+        decoded: Decoded,
+        state: EventState | None,
+        at: dt.datetime,
+    ) -> list[Outbound]:
         views = _Views(decoded.wire, self._codecs)
         version = self._engine.policy.version
         outbound: list[Outbound] = []
         failed: Verdict | None = None
+        held: dict[str, str] = {}
         for recipient in self._recipients:
             verdict = self._engine.evaluate(event, decoded.fields, recipient, at)
+            if verdict.view is None and state is not None and recipient in state.held:
+                # It holds an earlier version it may no longer see: tell it to stop using it.
+                why = f"version {event.version} may no longer be seen: {verdict.reason}"
+                withdraw = _notice_verdict(recipient, Decision.WITHDRAW, verdict.rules, why)
+                outbound += self._notice(
+                    event, withdraw, source=inbound.position, originator=state.originator, at=at
+                )
+                continue
             feed = self._topics.feeds[recipient] if verdict.view is not None else None
             chain, decision = self._chains.decision(inbound.position, event, verdict, feed, at)
             if feed is not None:
+                held[recipient] = verdict.decision.label
                 headers = DeliveryHeaders(
                     event.event_id,
                     verdict.decision.label,
@@ -155,8 +214,131 @@ class Fanout:
             outbound.append(
                 self._dead_letter(inbound, "fail-closed", failed.error or failed.reason)
             )
+        if self._lifecycle is not None and isinstance(event, Lookout):
+            position = inbound.position
+            outbound.append(
+                self._remember(
+                    EventState(
+                        event.event_id,
+                        event.originator.agency,
+                        event.version,
+                        millis(event.valid_until),
+                        (position.topic, position.partition, position.offset),
+                        held,
+                    )
+                )
+            )
         self.counts["events"] += 1
         return outbound
+
+    def _stale(
+        self,
+        inbound: Inbound,
+        event: Lookout | OfficerSafetyAlert,
+        state: EventState,
+        at: dt.datetime,
+    ) -> list[Outbound]:
+        """A version not newer than the last (or of a closed event): each recipient's
+        decision records that it changed nothing."""
+        why = (
+            f"version {event.version} arrived after version {state.version}: it changes nothing"
+            if state.closed is None
+            else f"the event is {state.closed}: version {event.version} changes nothing"
+        )
+        outbound = []
+        for recipient in self._recipients:
+            verdict = _notice_verdict(recipient, Decision.DENY, ("stale-version",), why)
+            chain, decision = self._chains.decision(inbound.position, event, verdict, None, at)
+            outbound.append(
+                Outbound(
+                    self._topics.decisions,
+                    chain.encode(),
+                    self._codecs.decision.encode(avro_dict(decision)),
+                )
+            )
+        self.counts["stale-version"] += 1
+        return outbound
+
+    def expire(self, state: EventState, at: dt.datetime) -> list[Outbound]:
+        """Every holder's expiry notice of an event whose validUntil passed."""
+        why = f"validUntil {state.valid_until.isoformat()} passed"
+        return self._close(state, NoticeKind.EXPIRED, why, at)
+
+    def _close(
+        self, state: EventState, kind: NoticeKind, reason: str, at: dt.datetime
+    ) -> list[Outbound]:
+        """Every holder's notice, and the event closed in the changelog."""
+        decision = Decision.WITHDRAW if kind is NoticeKind.WITHDRAWN else Decision.EXPIRE
+        rule = "withdrawn" if kind is NoticeKind.WITHDRAWN else "expired"
+        ref = EventRef(state.event_id, state.version, EventKind.LOOKOUT.value)
+        outbound = []
+        for recipient in state.held:
+            verdict = _notice_verdict(recipient, decision, (rule,), reason)
+            outbound += self._notice(
+                ref, verdict, source=state.position, originator=state.originator, at=at
+            )
+        closed = EventState(**{**state.__dict__, "held": {}, "closed": rule})
+        outbound.append(self._remember(closed))
+        return outbound
+
+    def _notice(
+        self,
+        event: Lookout | OfficerSafetyAlert | EventRef,
+        verdict: Verdict,
+        *,
+        source: Position,
+        originator: str,
+        at: dt.datetime,
+    ) -> list[Outbound]:
+        """A notice to ``verdict.recipient`` (a WITHDRAW or EXPIRE verdict) and its decision
+        record."""
+        decision_kind = verdict.decision
+        kind = NoticeKind.WITHDRAWN if decision_kind is Decision.WITHDRAW else NoticeKind.EXPIRED
+        feed = self._topics.feeds[verdict.recipient]
+        chain, decision = self._chains.decision(source, event, verdict, feed, at)
+        notice = LifecycleNotice(
+            event_id=event.event_id,
+            event_version=event.version,
+            notice=kind,
+            reason=verdict.reason,
+            notice_at=at,
+            originator_agency=originator,
+        )
+        headers = DeliveryHeaders(
+            event.event_id,
+            decision_kind.label,
+            verdict.rules,
+            (),
+            decision["decisionId"],
+            self._engine.policy.version,
+        )
+        self.counts[decision_kind.label] += 1
+        return [
+            Outbound(
+                feed,
+                event.event_id.encode(),
+                self._codecs.notice.encode(notice.to_avro()),
+                headers.encode(),
+            ),
+            Outbound(
+                self._topics.decisions,
+                chain.encode(),
+                self._codecs.decision.encode(avro_dict(decision)),
+            ),
+        ]
+
+    def _remember(self, state: EventState) -> Outbound:
+        """The state into the lane's lifecycle (pending until the transaction commits) and
+        onto its changelog, in the inbound partition it came from."""
+        assert self._lifecycle is not None
+        assert self._topics.lifecycle is not None
+        self._lifecycle.put(state)
+        return Outbound(
+            self._topics.lifecycle,
+            state.event_id.encode(),
+            state.encode(),
+            partition=state.source[1],
+        )
 
     def reject(self, inbound: Inbound, rejected: Rejected) -> list[Outbound]:
         """Input that is not a valid event: the dead letter, with why."""
@@ -182,3 +364,10 @@ class Fanout:
         self.counts["dead-letter"] += 1
         self._log.warning("router.dead_letter", reason=reason, detail=detail[:300], source=source)
         return Outbound(self._topics.dead_letter, inbound.key, inbound.value, headers.encode())
+
+
+def _notice_verdict(
+    recipient: str, decision: Decision, rules: tuple[str, ...], reason: str
+) -> Verdict:
+    """The verdict behind a decision that delivers no view of the event."""
+    return Verdict(recipient, decision, rules, (), (), False, False, False, (), reason, None, None)

@@ -7,6 +7,10 @@ The loop polls a batch, reads each message through the contract, asks the fan-ou
 in ONE Kafka transaction once it is due. A crash anywhere aborts the transaction; the next
 owner of the partition resumes from the last committed offsets and chain heads, and so does
 this lane after an abort (it rewinds).
+
+The lookout lane also keeps each event's state (services/router/lifecycle.py): restored
+from its changelog with the partitions it is assigned, moved in the same transaction, and
+the source of the expiry deadlines it fires between polls.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from confluent_kafka import (
 from intelbus import clients
 from intelbus.access.principals import Principals
 from intelbus.chain import SealSigner
-from intelbus.models import Lookout, OfficerSafetyAlert
+from intelbus.models import Lookout, OfficerSafetyAlert, Withdrawal
 from intelbus.names import router_group, router_transactional_id
 from intelbus.policy.engine import PolicyEngine
 from intelbus.policy.policyset import PolicySet
@@ -39,11 +43,13 @@ from intelbus.position import Position
 from intelbus.reader import Rejected
 from intelbus.serde import RegistryUnavailable
 from intelbus.settings import Settings
+from intelbus.topic_reader import read_to_end
 from intelbus.topics import TopicMap
 from services.router.authorizations import AuthorizationFeed
 from services.router.checkpoint import TXN_TIMEOUT_S, Checkpoint, Retry
 from services.router.decisions import ChainBook
 from services.router.fanout import Fanout, FanoutTopics, Inbound
+from services.router.lifecycle import EventState, Lifecycle
 from services.router.serdes import LaneSerdes
 
 __all__ = ["Lane", "LaneConfig", "RouterContext"]
@@ -77,6 +83,8 @@ class LaneConfig:
     commit_interval_s: float
     # Low latency: send each produced message at once instead of lingering for a batch.
     linger_ms: int
+    # Keeps each event's state: updates, withdrawals and expiry (the lookout lane).
+    lifecycle: bool = False
 
 
 class Lane:
@@ -86,7 +94,12 @@ class Lane:
         self.config = config
         self.stop = context.stop
         self.chains = ChainBook(context.signer, context.policy.version)
-        self.serdes = LaneSerdes.create(settings, config.event_model)
+        also = (Withdrawal,) if config.lifecycle else ()
+        self.serdes = LaneSerdes.create(settings, config.event_model, *also)
+        self.lifecycle = Lifecycle() if config.lifecycle else None
+        self.lifecycle_topic = context.topics.lifecycle
+        # Each owned partition's next offset: where a timer's transaction commits it.
+        self._next: dict[tuple[str, int], int] = {}
         self.log = log.bind(lane=config.name)
         self.group = router_group(settings, config.name)
         self.transactional_id = router_transactional_id(settings, config.name)
@@ -106,9 +119,16 @@ class Lane:
         self.fanout = Fanout(
             engine,
             self.chains,
-            FanoutTopics(feeds, topics.decisions, topics.dead_letter, context.agencies),
+            FanoutTopics(
+                feeds,
+                topics.decisions,
+                topics.dead_letter,
+                context.agencies,
+                topics.lifecycle if self.lifecycle else None,
+            ),
             self.serdes.codecs,
             self.transactional_id,
+            lifecycle=self.lifecycle,
         )
         self.consumer: Consumer = clients.consumer(
             settings,
@@ -120,6 +140,9 @@ class Lane:
                 # at once instead of waiting for its dead predecessor's session to expire.
                 "group.instance.id": self.transactional_id,
                 "session.timeout.ms": 15_000,
+                # Partition p of every publisher's topic to one member: the owner of an
+                # event's state sees every version and forgery of it (lifecycle.py).
+                "partition.assignment.strategy": "range",
             },
         )
         self.checkpoint = Checkpoint(
@@ -129,6 +152,7 @@ class Lane:
             self.chains,
             seals=self.fanout.seals,
             interval_s=config.commit_interval_s,
+            state=(self.lifecycle,) if self.lifecycle else (),
         )
 
     # -- setup ----------------------------------------------------------------------------
@@ -158,6 +182,9 @@ class Lane:
             self.checkpoint.abort("partitions revoked")
         for tp in partitions:
             self.chains.drop(tp.topic, tp.partition)
+            self._next.pop((tp.topic, tp.partition), None)
+        if self.lifecycle:
+            self.lifecycle.drop({tp.partition for tp in partitions})
         self.log.info("router.revoked", partitions=[tp.partition for tp in partitions])
 
     def _restore(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
@@ -165,6 +192,15 @@ class Lane:
         committed = clients.committed(self.consumer, partitions, timeout=TXN_TIMEOUT_S)
         for tp in committed:
             self.chains.restore(tp.topic, tp.partition, tp.metadata, tp.offset)
+            self._next[(tp.topic, tp.partition)] = max(tp.offset, 0)
+        if self.lifecycle:
+            owned = {tp.partition for tp in partitions}
+            self.lifecycle.drop(owned)
+            self.lifecycle.load(
+                EventState.decode(m.value() or b"")
+                for m in read_to_end(self.settings, self.lifecycle_topic)
+                if m.partition() in owned
+            )
         return committed
 
     # -- the loop -------------------------------------------------------------------------
@@ -200,7 +236,7 @@ class Lane:
 
     def _step(self) -> None:
         self.authorizations.refresh()
-        first = self.consumer.poll(self.checkpoint.remaining(_IDLE_POLL_S))
+        first = self.consumer.poll(self.checkpoint.remaining(self._idle()))
         messages = [first] if first is not None else []
         if messages:
             messages += self.consumer.consume(_BATCH_MAX - 1, 0)
@@ -210,8 +246,26 @@ class Lane:
                 self._on_consumer_error(error)
                 continue
             self._route(message)
+        self._expire()
         if self.checkpoint.due():
             self.checkpoint.commit()
+
+    def _idle(self) -> float:
+        """How long to wait for input: until the next expiry at most."""
+        deadline = self.lifecycle.next_deadline() if self.lifecycle else None
+        if deadline is None:
+            return _IDLE_POLL_S
+        left = (deadline - dt.datetime.now(dt.UTC)).total_seconds()
+        return min(max(left, 0.0), _IDLE_POLL_S)
+
+    def _expire(self) -> None:
+        """Every holder's notice of each event whose validUntil passed, in the transaction."""
+        if self.lifecycle is None:
+            return
+        now = dt.datetime.now(dt.UTC)
+        for state in self.lifecycle.due(now):
+            source = (state.source[0], state.source[1])
+            self.checkpoint.add_timed(source, self._next[source], self.fanout.expire(state, now))
 
     def _on_consumer_error(self, error: KafkaError) -> None:
         if error.fatal():
@@ -229,6 +283,9 @@ class Lane:
         else:
             records = self.fanout.route(inbound, decoded, dt.datetime.now(dt.UTC))
         self.checkpoint.add(inbound.position, records)
+        self._next[(inbound.position.topic, inbound.position.partition)] = (
+            inbound.position.offset + 1
+        )
 
     def _rewind(self) -> None:
         """Seek back to the committed offsets (and chain heads) of every owned partition."""

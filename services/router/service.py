@@ -72,6 +72,7 @@ class Router:
                 "feed",
                 s.commit_interval_ms / 1000,
                 5,
+                lifecycle=True,
             ),
             "officer-safety": LaneConfig(
                 "officer-safety",

@@ -1,0 +1,164 @@
+"""The life of a lookout through the real router: updates, withdrawals and expiry reach
+everyone who got the event, and each is a decision in the policy log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from intelbus.headers import DeadLetterHeaders, header_map
+from intelbus.models import (
+    Handling,
+    LifecycleNotice,
+    Lookout,
+    Marking,
+    NoticeKind,
+    Withdrawal,
+)
+from producers.publisher import Publisher
+from services.router.progress import wait_until_all_routed
+from tests import factories
+from tests.conftest import Bus
+from tests.kafka_helpers import read_all
+from tests.router_helpers import decisions_of, feed_of, running_router
+from tests.scenarios import scenarios
+
+_HOLDERS = ("cbp", "ice", "best-laredo")  # who gets the plain CBP lookout in LRT
+
+
+def _plain(now: dt.datetime, **overrides: object) -> Lookout:
+    fields: dict[str, object] = {"issued_at": now - dt.timedelta(minutes=1)}
+    fields["valid_until"] = now + dt.timedelta(days=1)
+    return factories.lookout(**(fields | overrides))
+
+
+def _feeds(bus: Bus, recipients: tuple[str, ...], expected: dict[str, int]) -> dict:  # type: ignore[type-arg]
+    return {r: feed_of(bus.settings, [bus.topics.feed(r)], expected.get(r, 0)) for r in recipients}
+
+
+def test_update_delivered_tightened_update_withdraws_late_version_ignored(bus: Bus) -> None:
+    now = dt.datetime.now(dt.UTC)
+    v1 = _plain(now)
+    v2 = v1.model_copy(update={"version": 2, "narrative": "Now travelling with a minor."})
+    # NOFORN: best-laredo has a Mexican member and loses access; cbp and ice keep it.
+    noforn = Handling(markings=[Marking.LES, Marking.NOFORN])
+    v3 = v1.model_copy(update={"version": 3, "handling": noforn})
+    forged = v1.model_copy(
+        update={
+            "version": 9,
+            "narrative": "Disregard: subject cleared.",
+            "originator": factories.originator(agency="ICE", office="HSI Laredo"),
+        }
+    )
+    publisher = Publisher(bus.settings)
+    for version in (v1, v2, v3, v1):  # v1 again arrives late
+        publisher.publish(version)
+
+    with running_router(bus.settings):
+        wait_until_all_routed(bus.settings)
+        # Then ICE forges an update (on its own topic: the order between topics is none).
+        publisher.publish(forged)
+        wait_until_all_routed(bus.settings)
+
+    feeds = _feeds(bus, _HOLDERS, {"cbp": 3, "ice": 3, "best-laredo": 3})
+    for recipient in ("cbp", "ice"):
+        [messages] = feeds[recipient].values()
+        assert [m["record"].version for m in messages] == [1, 2, 3], recipient
+        assert [m["decision"] for m in messages] == ["deliver"] * 3
+    [laredo] = feeds["best-laredo"].values()
+    assert [m["decision"] for m in laredo] == ["deliver", "deliver", "withdraw"]
+    notice = laredo[2]["record"]
+    assert isinstance(notice, LifecycleNotice)
+    assert (notice.event_id, notice.event_version, notice.notice) == (
+        v1.event_id,
+        3,
+        NoticeKind.WITHDRAWN,
+    )
+    assert notice.reason.startswith("version 3 may no longer be seen: NOFORN")
+
+    # In the log: each version decided for every recipient, the withdrawal, the late v1.
+    decisions = [d for d in decisions_of(bus.settings, bus.topics.decisions)]
+    mine = [d for d in decisions if d.event_id == v1.event_id]
+    laredo_log = [(d.event_version, d.decision.label) for d in mine if d.recipient == "best-laredo"]
+    assert laredo_log == [(1, "deliver"), (2, "deliver"), (3, "withdraw"), (1, "deny")]
+    late = [d for d in mine if d.event_version == 1 and "stale-version" in d.rules]
+    assert len(late) == 5
+    assert all(d.feed_topic is None for d in late)
+
+    # The forged update never reached a feed nor the log: it is refused, with why.
+    assert not [d for d in mine if d.event_version == 9]
+    [refused] = read_all(bus.settings, bus.topics.dead_letter, 1)
+    headers = DeadLetterHeaders.decode(header_map(refused))
+    assert headers.reason == "not-originator"
+    assert "CBP" in headers.detail
+
+
+def test_withdrawal_reaches_whole_redacted_and_pointer_recipients(bus: Bus) -> None:
+    now = dt.datetime.now(dt.UTC)
+    table = {s.name: s for s in scenarios(now, tag=f"-{uuid.uuid4().hex[:6]}")}
+    # orcon: whole to cbp and ice, a pointer to best-laredo; eu-pnr: redacted to ice, jttf.
+    chosen = [table["orcon"], table["eu-pnr"]]
+    publisher = Publisher(bus.settings)
+    for scenario in chosen:
+        publisher.publish(scenario.event)
+    for scenario in chosen:
+        event = scenario.event
+        publisher.publish(
+            Withdrawal(
+                event_id=event.event_id,
+                originator=event.originator.agency,
+                withdrawn_at=now,
+                reason="Entered in error.",
+            )
+        )
+
+    with running_router(bus.settings):
+        wait_until_all_routed(bus.settings)
+
+    decisions = decisions_of(bus.settings, bus.topics.decisions)
+    for scenario in chosen:
+        held = {r for r, e in scenario.expect.items() if e.decision != "deny"}
+        withdrawn = {
+            d.recipient: d
+            for d in decisions
+            if d.event_id == scenario.event.event_id and d.decision.label == "withdraw"
+        }
+        assert set(withdrawn) == held, scenario.name
+        for recipient in held:
+            holds = [s for s in chosen if s.expect[recipient].decision != "deny"]
+            feed = feed_of(bus.settings, [bus.topics.feed(recipient)], 2 * len(holds))
+            assert [m["decision"] for m in feed[scenario.event.event_id]] == [
+                scenario.expect[recipient].decision,
+                "withdraw",
+            ]
+            last = feed[scenario.event.event_id][-1]
+            assert last["decision"] == "withdraw"
+            assert last["record"].notice is NoticeKind.WITHDRAWN
+            assert last["record"].reason == "Entered in error."
+    kinds = {e.decision for s in chosen for e in s.expect.values()}
+    assert {"deliver", "deliver-redacted", "pointer"} <= kinds
+
+
+def test_expiry_notice_on_time_also_after_a_restart(bus: Bus) -> None:
+    now = dt.datetime.now(dt.UTC)
+    soon = _plain(now, valid_until=now + dt.timedelta(seconds=8))
+    Publisher(bus.settings).publish(soon)
+    with running_router(bus.settings):
+        wait_until_all_routed(bus.settings)
+    # The router that routed it is gone before the lookout expires; a new one must notice.
+    with running_router(bus.settings):
+        feeds = {r: feed_of(bus.settings, [bus.topics.feed(r)], 2, timeout=30) for r in _HOLDERS}
+    for recipient, feed in feeds.items():
+        first, expiry = feed[soon.event_id]
+        assert (first["decision"], expiry["decision"]) == ("deliver", "expire"), recipient
+        notice = expiry["record"]
+        assert notice.notice is NoticeKind.EXPIRED
+        assert notice.notice_at >= soon.valid_until
+        # On time: within the commit interval and a poll of the deadline.
+        assert notice.notice_at - soon.valid_until < dt.timedelta(seconds=3)
+    expired = [
+        d
+        for d in decisions_of(bus.settings, bus.topics.decisions)
+        if d.event_id == soon.event_id and d.decision.label == "expire"
+    ]
+    assert sorted(d.recipient for d in expired) == sorted(_HOLDERS)
