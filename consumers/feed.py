@@ -8,21 +8,22 @@ from dataclasses import dataclass
 from confluent_kafka import Message
 
 from intelbus.headers import DeliveryHeaders, header_map
-from intelbus.models import LifecycleNotice, Lookout, OfficerSafetyAlert, Pointer
+from intelbus.models import CaseOutcome, LifecycleNotice, Lookout, OfficerSafetyAlert, Pointer
 from intelbus.position import Position
 from intelbus.reader import ContractReader
 from intelbus.settings import Settings
 
 __all__ = ["FEED_RECORDS", "FeedDecoder", "FeedItem"]
 
-ItemRecord = Lookout | OfficerSafetyAlert | Pointer | LifecycleNotice
-FEED_RECORDS = (Lookout, OfficerSafetyAlert, Pointer, LifecycleNotice)
+ItemRecord = Lookout | OfficerSafetyAlert | Pointer | LifecycleNotice | CaseOutcome
+FEED_RECORDS = (Lookout, OfficerSafetyAlert, Pointer, LifecycleNotice, CaseOutcome)
 
 
 @dataclass(frozen=True)
 class FeedItem:
     """One delivery: ``record`` is whole, redacted (``removed`` names what), a pointer, or a
-    notice that an event delivered earlier is withdrawn or expired."""
+    notice that an event delivered earlier is withdrawn or expired, or (to the originator) a
+    case outcome on one of its events."""
 
     record: ItemRecord
     decision: str

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from consumers.feed import FeedItem
-from intelbus.models import LifecycleNotice, Lookout, OfficerSafetyAlert, Pointer, Subjects
+from intelbus.models import (
+    CaseOutcome,
+    LifecycleNotice,
+    Lookout,
+    OfficerSafetyAlert,
+    Pointer,
+    Subjects,
+)
 
 __all__ = ["item_json", "item_line", "subject_of"]
 
@@ -35,6 +42,11 @@ def item_line(item: FeedItem) -> str:
         what = f"{record.notice.value:<19} v{record.event_version:<6}"
         body = f"STOP USING every version: {record.reason} (ask {record.originator_agency})"
         return f"{when}  {what}  {body}  [{record.event_id}]"
+    if isinstance(record, CaseOutcome):
+        when = record.reported_at.strftime("%Y-%m-%d %H:%MZ")
+        what = f"{'OUTCOME':<19} {record.outcome.value:<7}"
+        body = f"your lookout led to {record.outcome.value}: {record.detail} ({record.reported_by})"
+        return f"{when}  {what}  {body}  [{record.event_id}]"
     when = record.issued_at.strftime("%Y-%m-%d %H:%MZ")
     if isinstance(record, Pointer):
         what = f"{record.category.value:<19} {record.priority.value:<7}"
@@ -56,7 +68,9 @@ def item_line(item: FeedItem) -> str:
 
 def item_json(item: FeedItem) -> dict[str, Any]:
     kind = (
-        "notice"
+        "outcome"
+        if isinstance(item.record, CaseOutcome)
+        else "notice"
         if isinstance(item.record, LifecycleNotice)
         else "pointer"
         if isinstance(item.record, Pointer)

@@ -68,7 +68,14 @@ PARKED_HEADERS: dict[str, str] = {
     ParkedHeaders.GROUP: "Consumer group of the subscriber that parked it.",
 }
 # What the reader rejects, then what the router itself dead-letters (services/router/fanout.py).
-_DLQ_REASONS = [*REASONS, "originator-mismatch", "fail-closed"]
+_DLQ_REASONS = [
+    *REASONS,
+    "originator-mismatch",
+    "fail-closed",
+    "not-originator",
+    "unknown-event",
+    "no-originator-feed",
+]
 
 
 class Scope(enum.Enum):
@@ -119,7 +126,9 @@ _CHANNELS = (
         "caseOutcomes",
         "outcomes",
         Scope.PUBLISHER,
-        "Case outcomes reported on earlier events, one topic per publishing agency.",
+        "Case outcomes reported on earlier events, one topic per publishing agency, keyed "
+        "by event id and partitioned like the lookouts; the router's lookout lane delivers "
+        "each to the feed of the originator of the lookout it reports on.",
         (("CaseOutcome", "CaseOutcome"),),
     ),
     _Channel(
@@ -161,6 +170,7 @@ _CHANNELS = (
             ("Lookout", "LookoutDelivery"),
             ("Pointer", "PointerDelivery"),
             ("LifecycleNotice", "LifecycleNoticeDelivery"),
+            ("CaseOutcome", "CaseOutcomeDelivery"),
         ),
     ),
     _Channel(
@@ -182,6 +192,7 @@ _CHANNELS = (
             ("OfficerSafetyAlert", "OfficerSafetyAlertParked"),
             ("Pointer", "PointerParked"),
             ("LifecycleNotice", "LifecycleNoticeParked"),
+            ("CaseOutcome", "CaseOutcomeParked"),
         ),
     ),
 )
@@ -372,7 +383,7 @@ def _messages(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for name, schema in records.items()
         if name in _KEYS
     }
-    for name in ("Lookout", "OfficerSafetyAlert", "Pointer", "LifecycleNotice"):
+    for name in ("Lookout", "OfficerSafetyAlert", "Pointer", "LifecycleNotice", "CaseOutcome"):
         doc = records[name].get("doc", "")
         messages[f"{name}Delivery"] = _record_message(
             f"{name}Delivery",

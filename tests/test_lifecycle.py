@@ -1,5 +1,6 @@
 """The life of a lookout through the real router: updates, withdrawals and expiry reach
-everyone who got the event, and each is a decision in the policy log."""
+everyone who got the event, case outcomes reach its originator, and each is a decision in
+the policy log."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import uuid
 
 from intelbus.headers import DeadLetterHeaders, header_map
 from intelbus.models import (
+    CaseOutcome,
     Handling,
     LifecycleNotice,
     Lookout,
     Marking,
     NoticeKind,
+    OutcomeKind,
     Withdrawal,
 )
 from producers.publisher import Publisher
@@ -162,3 +165,43 @@ def test_expiry_notice_on_time_also_after_a_restart(bus: Bus) -> None:
         if d.event_id == soon.event_id and d.decision.label == "expire"
     ]
     assert sorted(d.recipient for d in expired) == sorted(_HOLDERS)
+
+
+def test_case_outcome_reaches_the_originator_only(bus: Bus) -> None:
+    now = dt.datetime.now(dt.UTC)
+    ice = factories.originator(agency="ICE", office="HSI Miami")
+    vessel = _plain(now, originator=ice)
+    publisher = Publisher(bus.settings)
+    publisher.publish(vessel)
+    seizure = CaseOutcome(
+        outcome_id=f"out-{uuid.uuid4().hex[:8]}",
+        event_id=vessel.event_id,
+        reported_by="CBP",
+        reported_at=now,
+        outcome=OutcomeKind.SEIZURE,
+        detail="AMO Miami held LADY MARISOL 9 nm E of Key Biscayne; 412 kg cocaine seized.",
+    )
+    stray = seizure.model_copy(update={"outcome_id": "out-stray", "event_id": "lk-never-seen"})
+    with running_router(bus.settings):
+        wait_until_all_routed(bus.settings)
+        # Reported once the recipients have the lookout (topics have no order between them).
+        publisher.publish(seizure)
+        publisher.publish(stray)
+        wait_until_all_routed(bus.settings)
+
+    [delivered] = feed_of(bus.settings, [bus.topics.feed("ice")], 2)[vessel.event_id][1:]
+    assert delivered["record"] == seizure
+    assert (delivered["decision"], delivered["rules"]) == ("deliver", ["case-outcome"])
+    # The reporter and the other holders get the lookout, not the outcome.
+    for recipient in ("cbp", "best-laredo"):
+        [only] = feed_of(bus.settings, [bus.topics.feed(recipient)], 1)[vessel.event_id]
+        assert only["type"] == "intelbus.Lookout"
+    [logged] = [
+        d
+        for d in decisions_of(bus.settings, bus.topics.decisions)
+        if d.event_id == vessel.event_id and d.rules == ["case-outcome"]
+    ]
+    assert (logged.recipient, logged.decision.label) == ("ice", "deliver")
+    assert logged.reason.startswith(f"your lookout {vessel.event_id} led to SEIZURE (CBP)")
+    [unknown] = read_all(bus.settings, bus.topics.dead_letter, 1)
+    assert DeadLetterHeaders.decode(header_map(unknown)).reason == "unknown-event"

@@ -118,7 +118,11 @@ def _routed(topics: TopicMap, principals: Principals) -> list[str]:
     return [
         topic
         for publisher in principals.publishers
-        for topic in (topics.lookouts(publisher.id), topics.officer_safety(publisher.id))
+        for topic in (
+            topics.lookouts(publisher.id),
+            topics.outcomes(publisher.id),
+            topics.officer_safety(publisher.id),
+        )
     ]
 
 

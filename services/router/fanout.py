@@ -11,7 +11,9 @@ A lane with a lifecycle (lookouts: services/router/lifecycle.py) decides every v
 against what each recipient holds: a recipient that may not see a new version gets a
 withdrawal notice instead; a version not newer than the last changes nothing (each
 recipient's decision says so); only the event's originator may update or withdraw it; a
-withdrawal or an expiry is a notice to every holder. Each notice is a decision record.
+withdrawal or an expiry is a notice to every holder. Each notice is a decision record. A
+case outcome goes to the feed of the originator of the lookout it reports on (the
+memorandum's feedback), as a decision record too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import structlog
 
 from intelbus.headers import DeadLetterHeaders, DeliveryHeaders, Headers
 from intelbus.models import (
+    CaseOutcome,
     Decision,
     EventKind,
     LifecycleNotice,
@@ -130,9 +133,9 @@ class Fanout:
         """Every recipient's view and decision record (decided at ``at``), and the dead
         letter if the policy failed closed; for a withdrawal, every holder's notice."""
         event, value = decoded.record, inbound.value
-        assert isinstance(event, Lookout | OfficerSafetyAlert | Withdrawal)
+        assert isinstance(event, Lookout | OfficerSafetyAlert | Withdrawal | CaseOutcome)
         assert value is not None
-        claimed = event.originator if isinstance(event, Withdrawal) else event.originator.agency
+        claimed = _claimed_agency(event)
         proven = self._topics.originators.get(inbound.position.topic)
         if proven is None or proven.upper() != claimed.upper():
             return [
@@ -144,6 +147,8 @@ class Fanout:
                 )
             ]
         state = self._lifecycle.get(event.event_id) if self._lifecycle else None
+        if isinstance(event, CaseOutcome):
+            return self._outcome(inbound, event, decoded, state, at)
         if state is not None and state.originator.upper() != proven.upper():
             return [
                 self._dead_letter(
@@ -259,6 +264,53 @@ class Fanout:
         self.counts["stale-version"] += 1
         return outbound
 
+    def _outcome(
+        self,
+        inbound: Inbound,
+        outcome: CaseOutcome,
+        decoded: Decoded,
+        state: EventState | None,
+        at: dt.datetime,
+    ) -> list[Outbound]:
+        """The outcome, whole, on the feed of each recipient that is the originator alone."""
+        if state is None:
+            why = f"outcome {outcome.outcome_id} reports on {outcome.event_id}, never routed"
+            return [self._dead_letter(inbound, "unknown-event", why)]
+        homes = [
+            r for r in self._recipients if self._engine.policy.recipients[r].only(state.originator)
+        ]
+        if not homes:
+            why = f"{state.originator}, originator of {outcome.event_id}, has no feed of its own"
+            return [self._dead_letter(inbound, "no-originator-feed", why)]
+        ref = EventRef(state.event_id, state.version, EventKind.LOOKOUT.value)
+        reason = (
+            f"your lookout {outcome.event_id} led to {outcome.outcome.value} "
+            f"({outcome.reported_by}): {outcome.detail}"
+        )
+        outbound = []
+        for recipient in homes:
+            verdict = _notice_verdict(recipient, Decision.DELIVER, ("case-outcome",), reason)
+            feed = self._topics.feeds[recipient]
+            chain, decision = self._chains.decision(inbound.position, ref, verdict, feed, at)
+            headers = DeliveryHeaders(
+                outcome.event_id,
+                Decision.DELIVER.label,
+                verdict.rules,
+                (),
+                decision["decisionId"],
+                self._engine.policy.version,
+            )
+            outbound += [
+                Outbound(feed, inbound.key, decoded.wire, headers.encode()),
+                Outbound(
+                    self._topics.decisions,
+                    chain.encode(),
+                    self._codecs.decision.encode(avro_dict(decision)),
+                ),
+            ]
+        self.counts["outcome"] += 1
+        return outbound
+
     def expire(self, state: EventState, at: dt.datetime) -> list[Outbound]:
         """Every holder's expiry notice of an event whose validUntil passed."""
         why = f"validUntil {state.valid_until.isoformat()} passed"
@@ -364,6 +416,16 @@ class Fanout:
         self.counts["dead-letter"] += 1
         self._log.warning("router.dead_letter", reason=reason, detail=detail[:300], source=source)
         return Outbound(self._topics.dead_letter, inbound.key, inbound.value, headers.encode())
+
+
+def _claimed_agency(record: Lookout | OfficerSafetyAlert | Withdrawal | CaseOutcome) -> str:
+    """The agency a record says it comes from: the topic's publisher must be that agency."""
+    match record:
+        case Withdrawal():
+            return record.originator
+        case CaseOutcome():
+            return record.reported_by
+    return record.originator.agency
 
 
 def _notice_verdict(

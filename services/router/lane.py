@@ -35,7 +35,7 @@ from confluent_kafka import (
 from intelbus import clients
 from intelbus.access.principals import Principals
 from intelbus.chain import SealSigner
-from intelbus.models import Lookout, OfficerSafetyAlert, Withdrawal
+from intelbus.models import CaseOutcome, Lookout, OfficerSafetyAlert, Withdrawal
 from intelbus.names import router_group, router_transactional_id
 from intelbus.policy.engine import PolicyEngine
 from intelbus.policy.policyset import PolicySet
@@ -94,7 +94,7 @@ class Lane:
         self.config = config
         self.stop = context.stop
         self.chains = ChainBook(context.signer, context.policy.version)
-        also = (Withdrawal,) if config.lifecycle else ()
+        also = (Withdrawal, CaseOutcome) if config.lifecycle else ()
         self.serdes = LaneSerdes.create(settings, config.event_model, *also)
         self.lifecycle = Lifecycle() if config.lifecycle else None
         self.lifecycle_topic = context.topics.lifecycle

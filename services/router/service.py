@@ -67,7 +67,12 @@ class Router:
         configs = {
             "lookouts": LaneConfig(
                 "lookouts",
-                tuple(self.topics.lookouts(p.id) for p in self.principals.publishers),
+                # Outcomes are co-partitioned with the lookouts they report on (lifecycle.py).
+                tuple(
+                    topic
+                    for p in self.principals.publishers
+                    for topic in (self.topics.lookouts(p.id), self.topics.outcomes(p.id))
+                ),
                 Lookout,
                 "feed",
                 s.commit_interval_ms / 1000,
