@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from consumers.current import CurrentEvent
 from consumers.feed import FeedItem
 from intelbus.models import (
     CaseOutcome,
@@ -14,7 +15,7 @@ from intelbus.models import (
     Subjects,
 )
 
-__all__ = ["item_json", "item_line", "subject_of"]
+__all__ = ["current_json", "current_line", "item_json", "item_line", "subject_of"]
 
 
 def subject_of(subjects: Subjects) -> str:
@@ -88,4 +89,27 @@ def item_json(item: FeedItem) -> dict[str, Any]:
         "offset": item.position.offset,
         "partition": item.position.partition,
         "record": item.record.to_avro(),
+    }
+
+
+def current_line(event_id: str, current: CurrentEvent) -> str:
+    """One event's current state: its status, its latest delivery, why and what came of it."""
+    shown = item_line(current.item) if current.item else f"[{event_id}]"
+    line = f"{current.status.upper():<9}  {shown}"
+    if current.notice is not None:
+        line += f"  ({current.notice.reason})"
+    for outcome in current.outcomes:
+        line += (
+            f"\n{'':<11}OUTCOME {outcome.outcome.value}: {outcome.detail} ({outcome.reported_by})"
+        )
+    return line
+
+
+def current_json(event_id: str, current: CurrentEvent) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "status": current.status,
+        "latest": item_json(current.item) if current.item else None,
+        "notice": current.notice.to_avro() if current.notice else None,
+        "outcomes": [outcome.to_avro() for outcome in current.outcomes],
     }

@@ -5,8 +5,11 @@ the policy log."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 
+from consumers.current import CurrentEvent, current_events
+from consumers.subscriber import read_feed
 from intelbus.headers import DeadLetterHeaders, header_map
 from intelbus.models import (
     CaseOutcome,
@@ -37,6 +40,10 @@ def _plain(now: dt.datetime, **overrides: object) -> Lookout:
 
 def _feeds(bus: Bus, recipients: tuple[str, ...], expected: dict[str, int]) -> dict:  # type: ignore[type-arg]
     return {r: feed_of(bus.settings, [bus.topics.feed(r)], expected.get(r, 0)) for r in recipients}
+
+
+def _current(bus: Bus, recipient: str) -> dict[str, CurrentEvent]:
+    return current_events(read_feed(bus.settings, recipient, False, threading.Event()))
 
 
 def test_update_delivered_tightened_update_withdraws_late_version_ignored(bus: Bus) -> None:
@@ -78,6 +85,14 @@ def test_update_delivered_tightened_update_withdraws_late_version_ignored(bus: B
         NoticeKind.WITHDRAWN,
     )
     assert notice.reason.startswith("version 3 may no longer be seen: NOFORN")
+
+    # The subscriber's library folds the stream into each event's current state.
+    cbp_now = _current(bus, "cbp")[v1.event_id]
+    assert cbp_now.status == "current"
+    assert cbp_now.item is not None
+    assert cbp_now.item.record == v3
+    laredo_now = _current(bus, "best-laredo")[v1.event_id]
+    assert (laredo_now.status, laredo_now.notice) == ("withdrawn", notice)
 
     # In the log: each version decided for every recipient, the withdrawal, the late v1.
     decisions = [d for d in decisions_of(bus.settings, bus.topics.decisions)]
@@ -203,5 +218,6 @@ def test_case_outcome_reaches_the_originator_only(bus: Bus) -> None:
     ]
     assert (logged.recipient, logged.decision.label) == ("ice", "deliver")
     assert logged.reason.startswith(f"your lookout {vessel.event_id} led to SEIZURE (CBP)")
+    assert _current(bus, "ice")[vessel.event_id].outcomes == (seizure,)
     [unknown] = read_all(bus.settings, bus.topics.dead_letter, 1)
     assert DeadLetterHeaders.decode(header_map(unknown)).reason == "unknown-event"
