@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -329,8 +329,7 @@ class Fanout:
             outbound += self._notice(
                 ref, verdict, source=state.position, originator=state.originator, at=at
             )
-        closed = EventState(**{**state.__dict__, "held": {}, "closed": rule})
-        outbound.append(self._remember(closed))
+        outbound.append(self._remember(replace(state, held={}, closed=rule)))
         return outbound
 
     def _notice(
