@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cli.audit import verify_bus
 from consumers.audit.log import read_decision_log
 from consumers.audit.query import report_rows
+from consumers.current import current_events
 from consumers.feed import FeedItem
+from consumers.render import current_line
 from consumers.subscriber import read_feed
 from deploy.stack.local import LocalStack
 from intelbus import clients, serde
@@ -33,7 +35,14 @@ from intelbus.clients import NotAuthorized
 from intelbus.errors import IntelbusError
 from intelbus.headers import DeadLetterHeaders, header_map
 from intelbus.logs import configure_logging
-from intelbus.models import DisclosureAuthorization, Lookout, OfficerSafetyAlert, Record
+from intelbus.models import (
+    CaseOutcome,
+    DisclosureAuthorization,
+    Lookout,
+    OfficerSafetyAlert,
+    Record,
+    Withdrawal,
+)
 from intelbus.names import topic_map
 from intelbus.settings import Settings
 from intelbus.tables import table
@@ -42,7 +51,7 @@ from intelbus.topics import TopicMap, apply_topics
 from producers.publisher import Publisher, PublishError
 from services.router.progress import wait_until_all_routed, wait_until_authorizations_applied
 from services.router.service import Router
-from services.scenario import PHASE_1, PHASE_2, TITLES, load_phase
+from services.scenario import PHASE_1, PHASE_2, PHASE_3, TITLES, load_phase
 
 __all__ = ["register"]
 
@@ -115,6 +124,7 @@ class Demo:
         try:
             self._phase_one()
             self._phase_two()
+            self._lifecycle()
             self._wall()
         finally:
             router.stop.set()
@@ -224,6 +234,39 @@ class Demo:
                 )
                 self.say(f"   {event_id:<22} {_cell(item):<18} {shown}")
 
+    def _lifecycle(self) -> None:
+        _heading(self.say, "4. The life of a lookout: an outcome, an update, a withdrawal")
+        outcome, update, withdrawal = load_phase(PHASE_3, self.now)
+        assert isinstance(outcome, CaseOutcome)
+        assert isinstance(update, Lookout)
+        assert isinstance(withdrawal, Withdrawal)
+        self._publish([outcome, update, withdrawal])
+        wait_until_all_routed(self.settings)
+        stop = threading.Event()
+        current = {
+            r: current_events(read_feed(self._as_subscriber(r), r, False, stop))
+            for r in ("ice", "cbp", "best-laredo")
+        }
+        shown = [
+            ("ice", outcome.event_id, "ICE, the originator, hears what came of its lookout"),
+            ("cbp", update.event_id, f"version {update.version} of the gang lookout, at CBP"),
+            ("best-laredo", update.event_id, "and at BEST Laredo (still only a pointer)"),
+            ("cbp", withdrawal.event_id, "CBP withdrew its Blaine lookout"),
+        ]
+        for recipient, event_id, what in shown:
+            self.say(f"\n   {what} (intelbus subscribe --as {recipient} --current):")
+            for line in current_line(event_id, current[recipient][event_id]).splitlines():
+                self.say(f"   {line}")
+        got = (
+            current["ice"][outcome.event_id].outcomes,
+            current["cbp"][update.event_id].item,
+            current["cbp"][withdrawal.event_id].status,
+        )
+        if got[0] != (outcome,) or got[1] is None or got[1].record != update:
+            raise IntelbusError(f"the outcome or the update did not arrive: {got}")
+        if got[2] != "withdrawn":
+            raise IntelbusError(f"the withdrawal did not reach CBP: {got[2]}")
+
     def _refused(self, what: str, attempt: Callable[[], object]) -> None:
         try:
             attempt()
@@ -233,7 +276,7 @@ class Demo:
         raise IntelbusError(f"the wall has a hole: {what} was allowed")
 
     def _wall(self) -> None:
-        _heading(self.say, "4. The wall: the broker, not the client, decides who reads and writes")
+        _heading(self.say, "5. The wall: the broker, not the client, decides who reads and writes")
         ice = self._as_subscriber("ice")
         stop = threading.Event()
         self._refused(
@@ -267,7 +310,7 @@ class Demo:
         raise IntelbusError("the wall has a hole: a false originator was not dead-lettered")
 
     def _audit(self, trusted_keys: dict[str, Ed25519PublicKey]) -> None:
-        _heading(self.say, "5. Compliance: the decision log")
+        _heading(self.say, "6. Compliance: the decision log")
         entries = list(read_decision_log(self.reviewer, self.topics.decisions))
         decisions = [e.decision for e in entries if e.decision is not None]
         for line in table(
