@@ -15,6 +15,7 @@ from cli import (
     asyncapi,
     audit,
     demo,
+    hit,
     policy,
     publish,
     router,
@@ -30,7 +31,20 @@ from intelbus.settings import Settings
 
 __all__ = ["main"]
 
-GROUPS = (demo, stack, topics, access, schemas, asyncapi, publish, policy, router, subscribe, audit)
+GROUPS = (
+    demo,
+    stack,
+    topics,
+    access,
+    schemas,
+    asyncapi,
+    publish,
+    hit,
+    policy,
+    router,
+    subscribe,
+    audit,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -258,7 +258,7 @@ class Demo:
             for line in current_line(event_id, current[recipient][event_id]).splitlines():
                 self.say(f"   {line}")
         got = (
-            current["ice"][outcome.event_id].outcomes,
+            current["ice"][outcome.event_id].reports,
             current["cbp"][update.event_id].item,
             current["cbp"][withdrawal.event_id].status,
         )

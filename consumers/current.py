@@ -12,22 +12,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from consumers.feed import FeedItem
-from intelbus.models import CaseOutcome, LifecycleNotice, NoticeKind
+from intelbus.models import CaseOutcome, HitAnswer, HitReport, LifecycleNotice, NoticeKind
 
 __all__ = ["CurrentEvent", "current_events"]
 
 _STATUS = {NoticeKind.WITHDRAWN: "withdrawn", NoticeKind.EXPIRED: "expired"}
+# What came of an event: outcomes and hits (to the originator), answers to hits (to the
+# reporter), hits unanswered in time (to both).
+Report = CaseOutcome | HitReport | HitAnswer | LifecycleNotice
 
 
 @dataclass(frozen=True)
 class CurrentEvent:
     """``item``: the latest delivery of the event; ``status``: current, withdrawn or expired
-    (``notice`` says why); ``outcomes``: what came of it (the originator's feed only)."""
+    (``notice`` says why); ``reports``: what came of it (:data:`Report`)."""
 
     item: FeedItem | None
     status: str = "current"
     notice: LifecycleNotice | None = None
-    outcomes: tuple[CaseOutcome, ...] = ()
+    reports: tuple[Report, ...] = ()
 
 
 def current_events(items: Iterable[FeedItem]) -> dict[str, CurrentEvent]:
@@ -36,10 +39,10 @@ def current_events(items: Iterable[FeedItem]) -> dict[str, CurrentEvent]:
     for item in items:
         now = events.get(item.event_id, CurrentEvent(None))
         record = item.record
-        if isinstance(record, LifecycleNotice):
+        if isinstance(record, LifecycleNotice) and record.notice in _STATUS:
             now = replace(now, status=_STATUS[record.notice], notice=record)
-        elif isinstance(record, CaseOutcome):
-            now = replace(now, outcomes=(*now.outcomes, record))
+        elif isinstance(record, Report):
+            now = replace(now, reports=(*now.reports, record))
         else:
             # A new version stands again, even after a withdrawal for an earlier one.
             now = replace(now, item=item, status="current", notice=None)

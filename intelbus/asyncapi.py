@@ -75,6 +75,9 @@ _DLQ_REASONS = [
     "not-originator",
     "unknown-event",
     "no-originator-feed",
+    "duplicate-hit",
+    "unknown-hit",
+    "already-answered",
 ]
 
 
@@ -132,6 +135,16 @@ _CHANNELS = (
         (("CaseOutcome", "CaseOutcome"),),
     ),
     _Channel(
+        "hits",
+        "hits",
+        Scope.PUBLISHER,
+        "Hits on lookouts (the reporter's) and the originators' answers (confirmed or "
+        "declined), one topic per publishing agency, keyed by event id and partitioned like "
+        "the lookouts; the router's lookout lane delivers each hit to the originator, opens "
+        "its deadline (policies/hits.yaml) and escalates it if unanswered.",
+        (("HitReport", "HitReport"), ("HitAnswer", "HitAnswer")),
+    ),
+    _Channel(
         "decisions",
         "decisions",
         Scope.BUS,
@@ -171,6 +184,8 @@ _CHANNELS = (
             ("Pointer", "PointerDelivery"),
             ("LifecycleNotice", "LifecycleNoticeDelivery"),
             ("CaseOutcome", "CaseOutcomeDelivery"),
+            ("HitReport", "HitReportDelivery"),
+            ("HitAnswer", "HitAnswerDelivery"),
         ),
     ),
     _Channel(
@@ -179,7 +194,11 @@ _CHANNELS = (
         Scope.RECIPIENT,
         "What one recipient may see of the officer-safety alerts, on a low-latency lane of "
         "its own (never held behind the lookout lane's transactions).",
-        (("OfficerSafetyAlert", "OfficerSafetyAlertDelivery"), ("Pointer", "PointerDelivery")),
+        (
+            ("OfficerSafetyAlert", "OfficerSafetyAlertDelivery"),
+            ("Pointer", "PointerDelivery"),
+            ("LifecycleNotice", "LifecycleNoticeDelivery"),
+        ),
     ),
     _Channel(
         "parked",
@@ -193,6 +212,8 @@ _CHANNELS = (
             ("Pointer", "PointerParked"),
             ("LifecycleNotice", "LifecycleNoticeParked"),
             ("CaseOutcome", "CaseOutcomeParked"),
+            ("HitReport", "HitReportParked"),
+            ("HitAnswer", "HitAnswerParked"),
         ),
     ),
 )
@@ -216,6 +237,21 @@ _OPERATIONS = (
         "`intelbus publish authorization`.",
     ),
     ("publishCaseOutcome", "send", "caseOutcomes", "publisher", "`intelbus publish outcome`."),
+    ("publishHit", "send", "hits", "publisher", "`intelbus hit report|confirm|decline`."),
+    (
+        "routeCaseOutcomes",
+        "receive",
+        "caseOutcomes",
+        "router",
+        "The router's lookout lane, to the originator of the lookout reported on.",
+    ),
+    (
+        "routeHits",
+        "receive",
+        "hits",
+        "router",
+        "The router's lookout lane: hits to the originator, answers to the reporter.",
+    ),
     (
         "routeLookouts",
         "receive",
@@ -307,6 +343,8 @@ _KEYS = {
     "Lookout": "The event id: its versions and its withdrawal stay in order, in the partition "
     "where the router keeps its state.",
     "Withdrawal": "The id of the event withdrawn (as the event's own key).",
+    "HitReport": "The id of the lookout hit.",
+    "HitAnswer": "The id of the lookout hit.",
     "OfficerSafetyAlert": "The first subject's identifier, else the event id: events about "
     "one subject stay in order.",
     "DisclosureAuthorization": "The authorization id (the topic is compacted by it).",
@@ -383,7 +421,15 @@ def _messages(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for name, schema in records.items()
         if name in _KEYS
     }
-    for name in ("Lookout", "OfficerSafetyAlert", "Pointer", "LifecycleNotice", "CaseOutcome"):
+    for name in (
+        "Lookout",
+        "OfficerSafetyAlert",
+        "Pointer",
+        "LifecycleNotice",
+        "CaseOutcome",
+        "HitReport",
+        "HitAnswer",
+    ):
         doc = records[name].get("doc", "")
         messages[f"{name}Delivery"] = _record_message(
             f"{name}Delivery",

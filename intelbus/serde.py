@@ -32,6 +32,8 @@ from intelbus.models import (
     CaseOutcome,
     ChainSeal,
     DisclosureAuthorization,
+    HitAnswer,
+    HitReport,
     KeyRotation,
     LifecycleNotice,
     Lookout,
@@ -87,6 +89,8 @@ MESSAGE_TYPES: tuple[type[Record], ...] = (
     KeyRotation,
     Withdrawal,
     LifecycleNotice,
+    HitReport,
+    HitAnswer,
 )
 COMPATIBILITY = "BACKWARD"
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}

@@ -25,7 +25,7 @@ from intelbus.yamlfile import load_yaml_model
 __all__ = ["TopicMap", "TopicSpec", "apply_topics", "load_topic_map"]
 
 RECIPIENT_ROLES = ("feed", "alerts", "parked")
-PUBLISHER_ROLES = ("lookouts", "officer_safety", "outcomes")
+PUBLISHER_ROLES = ("lookouts", "officer_safety", "outcomes", "hits")
 APPROVER_ROLES = ("authorizations",)
 TOPIC_ROLES = ("decisions", "dead_letter", "lifecycle")
 _TIMEOUT_S = 30
@@ -92,6 +92,9 @@ class TopicMap:
 
     def officer_safety(self, publisher: str) -> str:
         return self.of_publisher("officer_safety", publisher).name
+
+    def hits(self, publisher: str) -> str:
+        return self.of_publisher("hits", publisher).name
 
     def outcomes(self, publisher: str) -> str:
         return self.of_publisher("outcomes", publisher).name

@@ -25,6 +25,8 @@ from intelbus.errors import IntelbusError
 from intelbus.models import (
     CaseOutcome,
     DisclosureAuthorization,
+    HitAnswer,
+    HitReport,
     Lookout,
     OfficerSafetyAlert,
     Record,
@@ -46,6 +48,8 @@ _TOPIC_ROLE: dict[type[Record], str] = {
     OfficerSafetyAlert: "officer_safety",
     DisclosureAuthorization: "authorizations",
     CaseOutcome: "outcomes",
+    HitReport: "hits",
+    HitAnswer: "hits",
 }
 
 
@@ -71,7 +75,7 @@ def message_key(record: Record) -> str:
             return record.subjects.key or record.event_id
         case DisclosureAuthorization():
             return record.authorization_id
-        case CaseOutcome():
+        case CaseOutcome() | HitReport() | HitAnswer():
             return record.event_id
     raise TypeError(f"{type(record).__name__} is not published by producers")
 
@@ -81,6 +85,8 @@ def _event_id(record: Record) -> str:
         return record.authorization_id
     if isinstance(record, CaseOutcome):
         return record.outcome_id
+    if isinstance(record, HitReport | HitAnswer):
+        return record.hit_id
     assert isinstance(record, Lookout | OfficerSafetyAlert | Withdrawal)
     return record.event_id
 
@@ -93,6 +99,10 @@ def _declared_agency(record: Record) -> str:
             return record.reported_by
         case Withdrawal():
             return record.originator
+        case HitReport():
+            return record.reported_by
+        case HitAnswer():
+            return record.answered_by
     raise TypeError(type(record).__name__)
 
 

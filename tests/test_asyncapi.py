@@ -158,14 +158,24 @@ def test_what_each_channel_carries(document: dict[str, Any]) -> None:
     assert _carried(document, "officerSafety") == {"OfficerSafetyAlert"}
     assert _carried(document, "authorizations") == {"DisclosureAuthorization"}
     assert _carried(document, "caseOutcomes") == {"CaseOutcome"}
-    assert _carried(document, "feed") == {"Lookout", "Pointer", "LifecycleNotice", "CaseOutcome"}
-    assert _carried(document, "alerts") == {"OfficerSafetyAlert", "Pointer"}
+    assert _carried(document, "feed") == {
+        "Lookout",
+        "Pointer",
+        "LifecycleNotice",
+        "CaseOutcome",
+        "HitReport",
+        "HitAnswer",
+    }
+    assert _carried(document, "hits") == {"HitReport", "HitAnswer"}
+    assert _carried(document, "alerts") == {"OfficerSafetyAlert", "Pointer", "LifecycleNotice"}
     assert _carried(document, "parked") == {
         "Lookout",
         "OfficerSafetyAlert",
         "Pointer",
         "LifecycleNotice",
         "CaseOutcome",
+        "HitReport",
+        "HitAnswer",
     }
     assert _carried(document, "decisions") == {"PolicyDecision", "ChainSeal", "KeyRotation"}
     every = set().union(*(_carried(document, channel) for channel in CHANNEL_ROLES))

@@ -66,8 +66,12 @@ def test_update_delivered_tightened_update_withdraws_late_version_ignored(bus: B
 
     with running_router(bus.settings):
         wait_until_all_routed(bus.settings)
-        # Then ICE forges an update (on its own topic: the order between topics is none).
+        # Then ICE forges an update and a withdrawal (on its own topic: topics have no order
+        # between them, so only once CBP's versions are routed).
         publisher.publish(forged)
+        publisher.publish(
+            Withdrawal(event_id=v1.event_id, originator="ICE", withdrawn_at=now, reason="Cleared.")
+        )
         wait_until_all_routed(bus.settings)
 
     feeds = _feeds(bus, _HOLDERS, {"cbp": 3, "ice": 3, "best-laredo": 3})
@@ -103,12 +107,13 @@ def test_update_delivered_tightened_update_withdraws_late_version_ignored(bus: B
     assert len(late) == 5
     assert all(d.feed_topic is None for d in late)
 
-    # The forged update never reached a feed nor the log: it is refused, with why.
+    # The forgeries never reached a feed nor the log: they are refused, with why.
     assert not [d for d in mine if d.event_version == 9]
-    [refused] = read_all(bus.settings, bus.topics.dead_letter, 1)
-    headers = DeadLetterHeaders.decode(header_map(refused))
-    assert headers.reason == "not-originator"
-    assert "CBP" in headers.detail
+    assert [d.recipient for d in mine if d.decision.label == "withdraw"] == ["best-laredo"]
+    for refused in read_all(bus.settings, bus.topics.dead_letter, 2):
+        headers = DeadLetterHeaders.decode(header_map(refused))
+        assert headers.reason == "not-originator"
+        assert "published by CBP: only it may update or withdraw it, not ICE" in headers.detail
 
 
 def test_withdrawal_reaches_whole_redacted_and_pointer_recipients(bus: Bus) -> None:
@@ -218,6 +223,6 @@ def test_case_outcome_reaches_the_originator_only(bus: Bus) -> None:
     ]
     assert (logged.recipient, logged.decision.label) == ("ice", "deliver")
     assert logged.reason.startswith(f"your lookout {vessel.event_id} led to SEIZURE (CBP)")
-    assert _current(bus, "ice")[vessel.event_id].outcomes == (seizure,)
+    assert _current(bus, "ice")[vessel.event_id].reports == (seizure,)
     [unknown] = read_all(bus.settings, bus.topics.dead_letter, 1)
     assert DeadLetterHeaders.decode(header_map(unknown)).reason == "unknown-event"

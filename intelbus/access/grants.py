@@ -85,6 +85,7 @@ def _grants_of(
                 topics.lookouts(publisher.id),
                 topics.officer_safety(publisher.id),
                 topics.outcomes(publisher.id),
+                topics.hits(publisher.id),
             ]
             if publisher.approves_disclosures:
                 inbound.append(topics.authorizations(publisher.id))
@@ -121,6 +122,7 @@ def _routed(topics: TopicMap, principals: Principals) -> list[str]:
         for topic in (
             topics.lookouts(publisher.id),
             topics.outcomes(publisher.id),
+            topics.hits(publisher.id),
             topics.officer_safety(publisher.id),
         )
     ]

@@ -110,6 +110,7 @@ class OutcomeKind(StrEnum):
 class NoticeKind(StrEnum):
     WITHDRAWN = "WITHDRAWN"
     EXPIRED = "EXPIRED"
+    HIT_UNANSWERED = "HIT_UNANSWERED"
 
 
 class EventKind(StrEnum):
@@ -124,6 +125,7 @@ class Decision(StrEnum):
     DENY = "DENY"
     WITHDRAW = "WITHDRAW"
     EXPIRE = "EXPIRE"
+    ESCALATE = "ESCALATE"
 
     @property
     def label(self) -> str:

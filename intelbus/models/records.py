@@ -48,6 +48,8 @@ __all__ = [
     "ChainSeal",
     "DisclosureAuthorization",
     "Handling",
+    "HitAnswer",
+    "HitReport",
     "KeyRotation",
     "LifecycleNotice",
     "Location",
@@ -391,6 +393,26 @@ class Withdrawal(Record):
     originator: NonEmpty  # an agency id: the event's originator and the topic's publisher
     withdrawn_at: Instant
     reason: NonEmpty
+
+
+class HitReport(Record):
+    avro_name = "intelbus.HitReport"
+    hit_id: NonEmpty
+    event_id: NonEmpty
+    reported_by: NonEmpty  # an agency id: the topic's publisher
+    reported_at: Instant
+    place: NonEmpty
+    detail: NonEmpty
+
+
+class HitAnswer(Record):
+    avro_name = "intelbus.HitAnswer"
+    hit_id: NonEmpty
+    event_id: NonEmpty
+    answered_by: NonEmpty  # an agency id: the lookout's originator and the topic's publisher
+    answered_at: Instant
+    confirmed: bool
+    detail: NonEmpty
 
 
 class LifecycleNotice(Record):

@@ -13,7 +13,10 @@ withdrawal notice instead; a version not newer than the last changes nothing (ea
 recipient's decision says so); only the event's originator may update or withdraw it; a
 withdrawal or an expiry is a notice to every holder. Each notice is a decision record. A
 case outcome goes to the feed of the originator of the lookout it reports on (the
-memorandum's feedback), as a decision record too.
+memorandum's feedback), as a decision record too. A hit report goes to the originator's
+feed at once and opens a deadline (policies/hits.yaml, by the lookout's priority); the
+originator's answer goes to the reporter's; a deadline passed unanswered escalates, once: a
+notice on the originator's watch (alerts) topic and one to the reporter.
 """
 
 from __future__ import annotations
@@ -30,13 +33,17 @@ from intelbus.models import (
     CaseOutcome,
     Decision,
     EventKind,
+    HitAnswer,
+    HitReport,
     LifecycleNotice,
     Lookout,
     NoticeKind,
     OfficerSafetyAlert,
+    Priority,
     Withdrawal,
 )
 from intelbus.policy.engine import PolicyEngine, Verdict
+from intelbus.policy.hits import HitDeadlines
 from intelbus.position import Position
 from intelbus.reader import Decoded, Rejected
 from services.router.decisions import ChainBook, EventRef, avro_dict
@@ -78,6 +85,7 @@ class FanoutTopics:
     # Inbound topic -> the agency whose publisher alone may write it (the proven originator).
     originators: Mapping[str, str]
     lifecycle: str | None = None  # the changelog of a lane that keeps events' state
+    watch: Mapping[str, str] | None = None  # each recipient's alerts topic: escalations
 
 
 class _Views:
@@ -118,6 +126,7 @@ class Fanout:
         router: str,
         *,
         lifecycle: Lifecycle | None = None,
+        hit_deadlines: HitDeadlines | None = None,
     ) -> None:
         self._engine = engine
         self._chains = chains
@@ -125,6 +134,7 @@ class Fanout:
         self._codecs = codecs
         self._router = router  # named in every dead letter
         self._lifecycle = lifecycle
+        self._hit_deadlines = hit_deadlines
         self._recipients = list(engine.policy.recipients)
         self._log = log.bind(router=router)
         self.counts: Counter[str] = Counter()
@@ -133,7 +143,7 @@ class Fanout:
         """Every recipient's view and decision record (decided at ``at``), and the dead
         letter if the policy failed closed; for a withdrawal, every holder's notice."""
         event, value = decoded.record, inbound.value
-        assert isinstance(event, Lookout | OfficerSafetyAlert | Withdrawal | CaseOutcome)
+        assert isinstance(event, Routed)
         assert value is not None
         claimed = _claimed_agency(event)
         proven = self._topics.originators.get(inbound.position.topic)
@@ -149,6 +159,8 @@ class Fanout:
         state = self._lifecycle.get(event.event_id) if self._lifecycle else None
         if isinstance(event, CaseOutcome):
             return self._outcome(inbound, event, decoded, state, at)
+        if isinstance(event, HitReport):
+            return self._hit(inbound, event, decoded, state, at)
         if state is not None and state.originator.upper() != proven.upper():
             return [
                 self._dead_letter(
@@ -158,6 +170,8 @@ class Fanout:
                     f"or withdraw it, not {proven}",
                 )
             ]
+        if isinstance(event, HitAnswer):
+            return self._answer(inbound, event, decoded, state, at)
         if isinstance(event, Withdrawal):
             if state is None or state.closed is not None:
                 why = "was never routed" if state is None else f"is already {state.closed}"
@@ -230,6 +244,8 @@ class Fanout:
                         millis(event.valid_until),
                         (position.topic, position.partition, position.offset),
                         held,
+                        priority=event.priority.value,
+                        hits=state.hits if state else {},
                     )
                 )
             )
@@ -276,26 +292,140 @@ class Fanout:
         if state is None:
             why = f"outcome {outcome.outcome_id} reports on {outcome.event_id}, never routed"
             return [self._dead_letter(inbound, "unknown-event", why)]
-        homes = [
-            r for r in self._recipients if self._engine.policy.recipients[r].only(state.originator)
-        ]
+        homes = self._homes(state.originator)
         if not homes:
             why = f"{state.originator}, originator of {outcome.event_id}, has no feed of its own"
             return [self._dead_letter(inbound, "no-originator-feed", why)]
-        ref = EventRef(state.event_id, state.version, EventKind.LOOKOUT.value)
         reason = (
             f"your lookout {outcome.event_id} led to {outcome.outcome.value} "
             f"({outcome.reported_by}): {outcome.detail}"
         )
+        self.counts["outcome"] += 1
+        return self._forward(
+            inbound,
+            decoded,
+            state=state,
+            recipients=homes,
+            rules=("case-outcome",),
+            reason=reason,
+            at=at,
+        )
+
+    def _hit(
+        self,
+        inbound: Inbound,
+        hit: HitReport,
+        decoded: Decoded,
+        state: EventState | None,
+        at: dt.datetime,
+    ) -> list[Outbound]:
+        """The hit, whole, on the originator's feeds at once, and its deadline opened."""
+        if state is None or state.closed is not None:
+            why = "was never routed" if state is None else f"is {state.closed}"
+            return [self._dead_letter(inbound, "unknown-event", f"hit on {hit.event_id}: {why}")]
+        if hit.hit_id in state.hits:
+            return [self._dead_letter(inbound, "duplicate-hit", f"{hit.hit_id} already reported")]
+        homes = self._homes(state.originator)
+        if not homes:
+            why = f"{state.originator}, originator of {hit.event_id}, has no feed of its own"
+            return [self._dead_letter(inbound, "no-originator-feed", why)]
+        assert self._hit_deadlines is not None
+        deadline = at + self._hit_deadlines.deadline(Priority(state.priority))
+        reason = (
+            f"hit {hit.hit_id} by {hit.reported_by} at {hit.place}: confirm or decline by "
+            f"{deadline.isoformat()} ({state.priority.lower()})"
+        )
+        outbound = self._forward(
+            inbound, decoded, state=state, recipients=homes, rules=("hit",), reason=reason, at=at
+        )
+        opened = {"reporter": hit.reported_by, "deadline_ms": millis(deadline), "status": "open"}
+        outbound.append(self._remember(replace(state, hits={**state.hits, hit.hit_id: opened})))
+        self.counts["hit"] += 1
+        return outbound
+
+    def _answer(
+        self,
+        inbound: Inbound,
+        answer: HitAnswer,
+        decoded: Decoded,
+        state: EventState | None,
+        at: dt.datetime,
+    ) -> list[Outbound]:
+        """The originator's answer, whole, on the reporter's feeds; the hit closed."""
+        hit = state.hits.get(answer.hit_id) if state else None
+        if state is None or hit is None:
+            why = f"{answer.hit_id} on {answer.event_id} was never reported"
+            return [self._dead_letter(inbound, "unknown-hit", why)]
+        if hit["status"] not in ("open", "escalated"):
+            why = f"{answer.hit_id} is already {hit['status']}"
+            return [self._dead_letter(inbound, "already-answered", why)]
+        status = "confirmed" if answer.confirmed else "declined"
+        reason = f"{answer.answered_by} {status} hit {answer.hit_id}: {answer.detail}"
+        outbound = self._forward(
+            inbound,
+            decoded,
+            state=state,
+            recipients=self._homes(hit["reporter"]),
+            rules=(f"hit-{status}",),
+            reason=reason,
+            at=at,
+        )
+        answered = {**hit, "status": status}
+        hits = {**state.hits, answer.hit_id: answered}
+        outbound.append(self._remember(replace(state, hits=hits)))
+        return outbound
+
+    def escalate(self, state: EventState, hit_id: str, at: dt.datetime) -> list[Outbound]:
+        """A hit unanswered at its deadline: an alert on the originator's watch (alerts)
+        topic and a notice to the reporter, each a decision; the hit marked escalated."""
+        hit = state.hits[hit_id]
+        assert self._topics.watch is not None
+        watch, feeds = self._topics.watch, self._topics.feeds
+        reason = (
+            f"hit {hit_id} by {hit['reporter']} on {state.event_id} unanswered by "
+            f"{state.originator} at its deadline"
+        )
+        ref = EventRef(state.event_id, state.version, EventKind.LOOKOUT.value)
+        targets = [(r, watch[r]) for r in self._homes(state.originator)]
+        targets += [(r, feeds[r]) for r in self._homes(hit["reporter"])]
         outbound = []
-        for recipient in homes:
-            verdict = _notice_verdict(recipient, Decision.DELIVER, ("case-outcome",), reason)
+        for recipient, topic in targets:
+            verdict = _notice_verdict(recipient, Decision.ESCALATE, ("hit-escalation",), reason)
+            outbound += self._notice(
+                ref, verdict, source=state.position, originator=state.originator, at=at, topic=topic
+            )
+        escalated = {**hit, "status": "escalated"}
+        outbound.append(self._remember(replace(state, hits={**state.hits, hit_id: escalated})))
+        self.counts["escalation"] += 1
+        return outbound
+
+    def _homes(self, agency: str) -> list[str]:
+        """The recipients that are ``agency`` alone: its own feeds."""
+        return [r for r in self._recipients if self._engine.policy.recipients[r].only(agency)]
+
+    def _forward(
+        self,
+        inbound: Inbound,
+        decoded: Decoded,
+        *,
+        state: EventState,
+        recipients: list[str],
+        rules: tuple[str, ...],
+        reason: str,
+        at: dt.datetime,
+    ) -> list[Outbound]:
+        """The record read (an outcome, a hit, an answer), whole, on ``recipients``' feeds,
+        each a DELIVER decision about the event under ``rules``."""
+        ref = EventRef(state.event_id, state.version, EventKind.LOOKOUT.value)
+        outbound = []
+        for recipient in recipients:
+            verdict = _notice_verdict(recipient, Decision.DELIVER, rules, reason)
             feed = self._topics.feeds[recipient]
             chain, decision = self._chains.decision(inbound.position, ref, verdict, feed, at)
             headers = DeliveryHeaders(
-                outcome.event_id,
+                state.event_id,
                 Decision.DELIVER.label,
-                verdict.rules,
+                rules,
                 (),
                 decision["decisionId"],
                 self._engine.policy.version,
@@ -308,7 +438,6 @@ class Fanout:
                     self._codecs.decision.encode(avro_dict(decision)),
                 ),
             ]
-        self.counts["outcome"] += 1
         return outbound
 
     def expire(self, state: EventState, at: dt.datetime) -> list[Outbound]:
@@ -340,12 +469,13 @@ class Fanout:
         source: Position,
         originator: str,
         at: dt.datetime,
+        topic: str | None = None,
     ) -> list[Outbound]:
-        """A notice to ``verdict.recipient`` (a WITHDRAW or EXPIRE verdict) and its decision
-        record."""
+        """A notice to ``verdict.recipient`` (a WITHDRAW, EXPIRE or ESCALATE verdict) on its
+        feed (or ``topic``) and its decision record."""
         decision_kind = verdict.decision
-        kind = NoticeKind.WITHDRAWN if decision_kind is Decision.WITHDRAW else NoticeKind.EXPIRED
-        feed = self._topics.feeds[verdict.recipient]
+        kind = _NOTICE_OF[decision_kind]
+        feed = topic or self._topics.feeds[verdict.recipient]
         chain, decision = self._chains.decision(source, event, verdict, feed, at)
         notice = LifecycleNotice(
             event_id=event.event_id,
@@ -417,9 +547,23 @@ class Fanout:
         return Outbound(self._topics.dead_letter, inbound.key, inbound.value, headers.encode())
 
 
-def _claimed_agency(record: Lookout | OfficerSafetyAlert | Withdrawal | CaseOutcome) -> str:
+_NOTICE_OF = {
+    Decision.WITHDRAW: NoticeKind.WITHDRAWN,
+    Decision.EXPIRE: NoticeKind.EXPIRED,
+    Decision.ESCALATE: NoticeKind.HIT_UNANSWERED,
+}
+
+# What a lane reads: events, and (the lookout lane) what happens to them.
+Routed = Lookout | OfficerSafetyAlert | Withdrawal | CaseOutcome | HitReport | HitAnswer
+
+
+def _claimed_agency(record: Routed) -> str:
     """The agency a record says it comes from: the topic's publisher must be that agency."""
     match record:
+        case HitReport():
+            return record.reported_by
+        case HitAnswer():
+            return record.answered_by
         case Withdrawal():
             return record.originator
         case CaseOutcome():

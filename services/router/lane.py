@@ -35,9 +35,17 @@ from confluent_kafka import (
 from intelbus import clients
 from intelbus.access.principals import Principals
 from intelbus.chain import SealSigner
-from intelbus.models import CaseOutcome, Lookout, OfficerSafetyAlert, Withdrawal
+from intelbus.models import (
+    CaseOutcome,
+    HitAnswer,
+    HitReport,
+    Lookout,
+    OfficerSafetyAlert,
+    Withdrawal,
+)
 from intelbus.names import router_group, router_transactional_id
 from intelbus.policy.engine import PolicyEngine
+from intelbus.policy.hits import HitDeadlines
 from intelbus.policy.policyset import PolicySet
 from intelbus.position import Position
 from intelbus.reader import Rejected
@@ -49,7 +57,7 @@ from services.router.authorizations import AuthorizationFeed
 from services.router.checkpoint import TXN_TIMEOUT_S, Checkpoint, Retry
 from services.router.decisions import ChainBook
 from services.router.fanout import Fanout, FanoutTopics, Inbound
-from services.router.lifecycle import EventState, Lifecycle
+from services.router.lifecycle import EXPIRY, EventState, Lifecycle
 from services.router.serdes import LaneSerdes
 
 __all__ = ["Lane", "LaneConfig", "RouterContext"]
@@ -72,6 +80,7 @@ class RouterContext:
     stop: threading.Event
     principals: Principals
     agencies: Mapping[str, str]  # inbound topic -> the agency whose publisher writes it
+    hit_deadlines: HitDeadlines
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,7 @@ class Lane:
         self.config = config
         self.stop = context.stop
         self.chains = ChainBook(context.signer, context.policy.version)
-        also = (Withdrawal, CaseOutcome) if config.lifecycle else ()
+        also = (Withdrawal, CaseOutcome, HitReport, HitAnswer) if config.lifecycle else ()
         self.serdes = LaneSerdes.create(settings, config.event_model, *also)
         self.lifecycle = Lifecycle() if config.lifecycle else None
         self.lifecycle_topic = context.topics.lifecycle
@@ -125,10 +134,12 @@ class Lane:
                 topics.dead_letter,
                 context.agencies,
                 topics.lifecycle if self.lifecycle else None,
+                {r: topics.alerts(r) for r in engine.policy.recipients},
             ),
             self.serdes.codecs,
             self.transactional_id,
             lifecycle=self.lifecycle,
+            hit_deadlines=context.hit_deadlines,
         )
         self.consumer: Consumer = clients.consumer(
             settings,
@@ -246,26 +257,35 @@ class Lane:
                 self._on_consumer_error(error)
                 continue
             self._route(message)
-        self._expire()
+        self._fire()
         if self.checkpoint.due():
             self.checkpoint.commit()
 
     def _idle(self) -> float:
-        """How long to wait for input: until the next expiry at most."""
+        """How long to wait for input: until the next deadline at most."""
         deadline = self.lifecycle.next_deadline() if self.lifecycle else None
         if deadline is None:
             return _IDLE_POLL_S
         left = (deadline - dt.datetime.now(dt.UTC)).total_seconds()
         return min(max(left, 0.0), _IDLE_POLL_S)
 
-    def _expire(self) -> None:
-        """Every holder's notice of each event whose validUntil passed, in the transaction."""
+    def _fire(self) -> None:
+        """Each deadline passed, in the transaction: every holder's notice of an event whose
+        validUntil passed, the escalation of a hit unanswered in time."""
         if self.lifecycle is None:
             return
         now = dt.datetime.now(dt.UTC)
-        for state in self.lifecycle.due(now):
+        for event_id, hit_id in self.lifecycle.due(now):
+            # The state as it is now: an earlier deadline of the same event may have moved it.
+            state = self.lifecycle.get(event_id)
+            assert state is not None
+            records = (
+                self.fanout.expire(state, now)
+                if hit_id == EXPIRY
+                else self.fanout.escalate(state, hit_id, now)
+            )
             source = (state.source[0], state.source[1])
-            self.checkpoint.add_timed(source, self._next[source], self.fanout.expire(state, now))
+            self.checkpoint.add_timed(source, self._next[source], records)
 
     def _on_consumer_error(self, error: KafkaError) -> None:
         if error.fatal():

@@ -11,8 +11,8 @@ owns partition p of every publisher's topic owns every version, withdrawal and f
 the events in p. What a transaction changed is pending until Kafka committed it
 (``commit``) and forgotten on abort (``rollback``), like the chain heads.
 
-Expiry deadlines are a heap over the restored state: no timer exists that the changelog
-does not hold.
+Deadlines (each event's expiry, each open hit's answer) are a heap over the restored
+state: no timer exists that the changelog does not hold.
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ import heapq
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from intelbus.position import Position
 
-__all__ = ["MAX_STATE_BYTES", "EventState", "Lifecycle"]
+__all__ = ["EXPIRY", "MAX_STATE_BYTES", "EventState", "Lifecycle"]
+
+EXPIRY = ""  # the deadline of the event itself, not of one of its hits
 
 # A state names at most every recipient: far below this. Bounded before json.loads.
 MAX_STATE_BYTES = 64 * 1024
@@ -34,7 +37,9 @@ MAX_STATE_BYTES = 64 * 1024
 @dataclass(frozen=True)
 class EventState:
     """One event as the router last decided it. ``held``: recipient -> what it holds
-    (deliver, deliver-redacted, pointer); ``closed``: withdrawn or expired, else None."""
+    (deliver, deliver-redacted, pointer); ``closed``: withdrawn or expired, else None;
+    ``hits``: hit id -> {reporter, deadline_ms, status: open, confirmed, declined or
+    escalated}."""
 
     event_id: str
     originator: str
@@ -43,6 +48,17 @@ class EventState:
     source: tuple[str, int, int]  # topic, partition, offset of the latest version
     held: dict[str, str] = field(default_factory=dict)
     closed: str | None = None
+    priority: str = "ROUTINE"
+    hits: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def deadlines(self) -> list[tuple[int, str, str]]:
+        """(when, event id, hit id or EXPIRY) of what is still to fire."""
+        due = [(self.valid_until_ms, self.event_id, EXPIRY)] if self.closed is None else []
+        return due + [
+            (hit["deadline_ms"], self.event_id, hit_id)
+            for hit_id, hit in self.hits.items()
+            if hit["status"] == "open"
+        ]
 
     @property
     def position(self) -> Position:
@@ -74,23 +90,21 @@ class Lifecycle:
     def __init__(self) -> None:
         self._committed: dict[str, EventState] = {}
         self._pending: dict[str, EventState] = {}
-        self._deadlines: list[tuple[int, str]] = []  # (valid until, event id), a heap
+        self._deadlines: list[tuple[int, str, str]] = []  # EventState.deadlines, a heap
 
     def get(self, event_id: str) -> EventState | None:
         return self._pending.get(event_id) or self._committed.get(event_id)
 
     def put(self, state: EventState) -> None:
         self._pending[state.event_id] = state
-        if state.closed is None:
-            heapq.heappush(self._deadlines, (state.valid_until_ms, state.event_id))
+        for deadline in state.deadlines():
+            heapq.heappush(self._deadlines, deadline)
 
     def load(self, states: Iterable[EventState]) -> None:
         """Take the changelog's states (later ones replace earlier ones) as committed."""
         for state in states:
             self._committed[state.event_id] = state
-        self._deadlines = [
-            (s.valid_until_ms, s.event_id) for s in self._committed.values() if s.closed is None
-        ]
+        self._deadlines = [d for s in self._committed.values() for d in s.deadlines()]
         heapq.heapify(self._deadlines)
 
     def drop(self, partitions: set[int]) -> None:
@@ -100,16 +114,18 @@ class Lifecycle:
         }
         self.load(())
 
-    def due(self, now: dt.datetime) -> list[EventState]:
-        """Open events whose validUntil has passed (each once: closing them is the caller's)."""
-        now_ms, found = millis(now), []
+    def due(self, now: dt.datetime) -> list[tuple[str, str]]:
+        """(event id, hit id or EXPIRY) of each deadline passed, once: firing it (closing
+        the event, escalating the hit) is the caller's, against the event's state then."""
+        now_ms, found = millis(now), set()
         while self._deadlines and self._deadlines[0][0] <= now_ms:
-            _, event_id = heapq.heappop(self._deadlines)
-            state = self.get(event_id)
-            # A deadline an update moved, or an event already closed, is stale: skip it.
-            if state is not None and state.closed is None and state.valid_until_ms <= now_ms:
-                found.append(state)
-        return found
+            deadline = heapq.heappop(self._deadlines)
+            state = self.get(deadline[1])
+            # Every put pushes its deadlines again, and an update may move them: fire each
+            # one that still stands, once.
+            if state is not None and deadline in state.deadlines():
+                found.add(deadline)
+        return [(event_id, hit_id) for _, event_id, hit_id in sorted(found)]
 
     def next_deadline(self) -> dt.datetime | None:
         if not self._deadlines:

@@ -16,6 +16,7 @@ import structlog
 from intelbus.access.principals import load_principals
 from intelbus.models import Lookout, OfficerSafetyAlert
 from intelbus.names import topic_map
+from intelbus.policy.hits import load_hit_deadlines
 from intelbus.policy.policyset import PolicySet, load_policy_set
 from intelbus.settings import Settings
 from services.router.keys import router_signer
@@ -46,6 +47,7 @@ class Router:
         self.lane_names = lanes
         # Refuse to start on an invalid policy set (fail closed).
         self.policy = policy or load_policy_set(settings.policies_dir)
+        self.hit_deadlines = load_hit_deadlines(settings.policies_dir)
         self.topics = topic_map(settings)
         # Which agency published on each inbound topic: the broker lets only its publisher
         # write there, so this, not the event's text, is the event's proven originator.
@@ -62,7 +64,14 @@ class Router:
     def lanes(self) -> list[Lane]:
         s = self.settings
         context = RouterContext(
-            s, self.topics, self.policy, self.signer, self.stop, self.principals, self.agencies
+            s,
+            self.topics,
+            self.policy,
+            self.signer,
+            self.stop,
+            self.principals,
+            self.agencies,
+            self.hit_deadlines,
         )
         configs = {
             "lookouts": LaneConfig(
@@ -71,7 +80,11 @@ class Router:
                 tuple(
                     topic
                     for p in self.principals.publishers
-                    for topic in (self.topics.lookouts(p.id), self.topics.outcomes(p.id))
+                    for topic in (
+                        self.topics.lookouts(p.id),
+                        self.topics.outcomes(p.id),
+                        self.topics.hits(p.id),
+                    )
                 ),
                 Lookout,
                 "feed",
