@@ -38,6 +38,8 @@ from intelbus.logs import configure_logging
 from intelbus.models import (
     CaseOutcome,
     DisclosureAuthorization,
+    HitAnswer,
+    HitReport,
     Lookout,
     OfficerSafetyAlert,
     Record,
@@ -70,7 +72,9 @@ def _heading(say: Say, text: str) -> None:
 
 
 def _id_of(record: Record) -> str:
-    for field in ("authorization_id", "outcome_id", "event_id"):
+    if isinstance(record, HitAnswer):
+        return ""  # shown by its type: its hit id names the report
+    for field in ("authorization_id", "outcome_id", "hit_id", "event_id"):
         if hasattr(record, field):
             return str(getattr(record, field))
     return ""
@@ -235,7 +239,7 @@ class Demo:
                 self.say(f"   {event_id:<22} {_cell(item):<18} {shown}")
 
     def _lifecycle(self) -> None:
-        _heading(self.say, "4. The life of a lookout: an outcome, an update, a withdrawal")
+        _heading(self.say, "4. The life of a lookout: an outcome, an update, a withdrawal, a hit")
         outcome, update, withdrawal = load_phase(PHASE_3, self.now)
         assert isinstance(outcome, CaseOutcome)
         assert isinstance(update, Lookout)
@@ -266,6 +270,40 @@ class Demo:
             raise IntelbusError(f"the outcome or the update did not arrive: {got}")
         if got[2] != "withdrawn":
             raise IntelbusError(f"the withdrawal did not reach CBP: {got[2]}")
+        self._hit_confirmed()
+
+    def _hit_confirmed(self) -> None:
+        """ICE finds the subject of CBP's PNR lookout at a port; CBP confirms in time."""
+        event_id = "cbp-ntc-2026-0417-1"
+        hit = HitReport(
+            hit_id="ice-hsi-mia-hit-2026-0007",
+            event_id=event_id,
+            reported_by="ICE",
+            reported_at=dt.datetime.now(dt.UTC),
+            place="Miami International Airport, Concourse D, HSI interview room 2",
+            detail="Subject interviewed on arrival; HSI Miami holding for CBP callback.",
+        )
+        self._publish([hit])
+        wait_until_all_routed(self.settings)
+        answer = HitAnswer(
+            hit_id=hit.hit_id,
+            event_id=event_id,
+            answered_by="CBP",
+            answered_at=dt.datetime.now(dt.UTC),
+            confirmed=True,
+            detail="Confirmed: NTC watch officer calling HSI Miami now; hold the subject.",
+        )
+        self._publish([answer])
+        wait_until_all_routed(self.settings)
+        stop = threading.Event()
+        for recipient, what in (("cbp", "CBP hears of the hit at once"), ("ice", "ICE gets the answer")):
+            self.say(f"\n   {what} (intelbus subscribe --as {recipient} --current):")
+            feed = read_feed(self._as_subscriber(recipient), recipient, False, stop)
+            current = current_events(feed)[event_id]
+            for line in current_line(event_id, current).splitlines():
+                self.say(f"   {line}")
+            if hit not in current.reports and answer not in current.reports:
+                raise IntelbusError(f"the hit or its answer did not reach {recipient}")
 
     def _refused(self, what: str, attempt: Callable[[], object]) -> None:
         try:

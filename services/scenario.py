@@ -52,6 +52,7 @@ TITLES = {
     "cbp-ntc-2026-0417-2": "next EU PNR lookout of case NTC-2026-0417",
     "cbp-amo-mia-out-2026-0044": "CBP outcome: seizure on LADY MARISOL",
     "cbp-tpr-2026-0031": "CBP disclosure authorization for ICE",
+    "ice-hsi-mia-hit-2026-0007": "ICE hit on the CBP PNR lookout (Miami airport)",
 }
 
 
