@@ -296,7 +296,10 @@ class Demo:
         self._publish([answer])
         wait_until_all_routed(self.settings)
         stop = threading.Event()
-        for recipient, what in (("cbp", "CBP hears of the hit at once"), ("ice", "ICE gets the answer")):
+        for recipient, what in (
+            ("cbp", "CBP hears of the hit at once"),
+            ("ice", "ICE gets the answer"),
+        ):
             self.say(f"\n   {what} (intelbus subscribe --as {recipient} --current):")
             feed = read_feed(self._as_subscriber(recipient), recipient, False, stop)
             current = current_events(feed)[event_id]
