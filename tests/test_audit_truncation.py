@@ -315,7 +315,7 @@ def _delete_router_groups(bus: Bus) -> None:
     """The router's consumer groups deleted, and with them the heads committed in them (a
     static member that closed stays in its group until its session expires: retry)."""
     admin = clients.admin(bus.settings)
-    groups = [router_group(bus.settings, lane) for lane in LANE_OF_ROLE.values()]
+    groups = sorted({router_group(bus.settings, lane) for lane in LANE_OF_ROLE.values()})
 
     def gone(future: Future[None]) -> bool:
         try:

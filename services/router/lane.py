@@ -35,14 +35,7 @@ from confluent_kafka import (
 from intelbus import clients
 from intelbus.access.principals import Principals
 from intelbus.chain import SealSigner
-from intelbus.models import (
-    CaseOutcome,
-    HitAnswer,
-    HitReport,
-    Lookout,
-    OfficerSafetyAlert,
-    Withdrawal,
-)
+from intelbus.models import Lookout, OfficerSafetyAlert, Record
 from intelbus.names import router_group, router_transactional_id
 from intelbus.policy.engine import PolicyEngine
 from intelbus.policy.hits import HitDeadlines
@@ -86,7 +79,8 @@ class RouterContext:
 @dataclass(frozen=True)
 class LaneConfig:
     name: str
-    topics: tuple[str, ...]  # one per publisher
+    # Each inbound topic (per publisher) and the record types it may carry.
+    topics: Mapping[str, tuple[type[Record], ...]]
     event_model: type[Lookout] | type[OfficerSafetyAlert]
     delivers_to: str  # the per-recipient topic role (deploy/topics.yaml): feed or alerts
     commit_interval_s: float
@@ -103,7 +97,8 @@ class Lane:
         self.config = config
         self.stop = context.stop
         self.chains = ChainBook(context.signer, context.policy.version)
-        also = (Withdrawal, CaseOutcome, HitReport, HitAnswer) if config.lifecycle else ()
+        carried = {model for models in config.topics.values() for model in models}
+        also = sorted(carried - {config.event_model}, key=lambda model: model.avro_name)
         self.serdes = LaneSerdes.create(settings, config.event_model, *also)
         self.lifecycle = Lifecycle() if config.lifecycle else None
         self.lifecycle_topic = context.topics.lifecycle
@@ -224,7 +219,7 @@ class Lane:
             on_lost=self._on_revoke,
         )
         self.authorizations.catch_up()
-        self.log.info("router.lane_started", topics=self.config.topics, group=self.group)
+        self.log.info("router.lane_started", topics=list(self.config.topics), group=self.group)
         last_stats = time.monotonic()
         try:
             while not self.stop.is_set():
@@ -301,7 +296,14 @@ class Lane:
         except RegistryUnavailable as unavailable:
             raise Retry(f"schema registry unavailable: {unavailable}") from None
         else:
-            records = self.fanout.route(inbound, decoded, dt.datetime.now(dt.UTC))
+            topic = inbound.position.topic
+            carried = self.config.topics[topic]
+            if isinstance(decoded.record, carried):
+                records = self.fanout.route(inbound, decoded, dt.datetime.now(dt.UTC))
+            else:
+                names = ", ".join(model.avro_name for model in carried)
+                wrong = f"a {decoded.record.avro_name} on {topic}, which carries {names}"
+                records = self.fanout.reject(inbound, Rejected("wrong-schema", wrong))
         self.checkpoint.add(inbound.position, records)
         self._next[(inbound.position.topic, inbound.position.partition)] = (
             inbound.position.offset + 1

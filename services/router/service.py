@@ -14,7 +14,14 @@ from types import FrameType
 import structlog
 
 from intelbus.access.principals import load_principals
-from intelbus.models import Lookout, OfficerSafetyAlert
+from intelbus.models import (
+    CaseOutcome,
+    HitAnswer,
+    HitReport,
+    Lookout,
+    OfficerSafetyAlert,
+    Withdrawal,
+)
 from intelbus.names import topic_map
 from intelbus.policy.hits import load_hit_deadlines
 from intelbus.policy.policyset import PolicySet, load_policy_set
@@ -76,16 +83,17 @@ class Router:
         configs = {
             "lookouts": LaneConfig(
                 "lookouts",
-                # Outcomes are co-partitioned with the lookouts they report on (lifecycle.py).
-                tuple(
-                    topic
+                # Outcomes and hits are co-partitioned with the lookouts they are about
+                # (lifecycle.py); each topic carries its own record types only.
+                {
+                    topic: carried
                     for p in self.principals.publishers
-                    for topic in (
-                        self.topics.lookouts(p.id),
-                        self.topics.outcomes(p.id),
-                        self.topics.hits(p.id),
+                    for topic, carried in (
+                        (self.topics.lookouts(p.id), (Lookout, Withdrawal)),
+                        (self.topics.outcomes(p.id), (CaseOutcome,)),
+                        (self.topics.hits(p.id), (HitReport, HitAnswer)),
                     )
-                ),
+                },
                 Lookout,
                 "feed",
                 s.commit_interval_ms / 1000,
@@ -94,7 +102,10 @@ class Router:
             ),
             "officer-safety": LaneConfig(
                 "officer-safety",
-                tuple(self.topics.officer_safety(p.id) for p in self.principals.publishers),
+                {
+                    self.topics.officer_safety(p.id): (OfficerSafetyAlert,)
+                    for p in self.principals.publishers
+                },
                 OfficerSafetyAlert,
                 "alerts",
                 s.alert_commit_interval_ms / 1000,
