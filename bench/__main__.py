@@ -36,6 +36,7 @@ from bench.common import (
     preload,
     run_until_consumed,
 )
+from bench.deadlines import render_deadlines, run_deadlines
 from bench.fuzz import render_fuzz, run_fuzz
 from bench.latency import LatencyRun, run_latency
 from bench.profile import profile_lookouts_lane
@@ -281,6 +282,9 @@ class Benchmarks:
             "raw_kafka_ms": _ms(latency.raw),
         }
 
+    def hit_deadlines(self) -> None:
+        self.results["hit_deadlines"] = run_deadlines(100_000, spread_s=100.0, window_s=20.0)
+
     def decode_fuzz(self) -> None:
         self.results["decode_fuzz"] = run_fuzz(self.settings, self.args.fuzz_cases, self.args.seed)
 
@@ -361,6 +365,7 @@ def render(results: dict[str, Any]) -> str:
     ]
     lines += ["", "where the router's time goes (fan-out 3, lookouts lane, pyinstrument):"]
     lines.append(results["router_profile_fanout_3"].strip("\n"))
+    lines += ["", render_deadlines(results["hit_deadlines"])]
     lines += ["", render_fuzz(results["decode_fuzz"])]
     return "\n".join(lines)
 
@@ -387,6 +392,7 @@ def main() -> None:
         bench.quix_peer()
         bench.commit_interval_sweep()
         bench.officer_safety_latency()
+        bench.hit_deadlines()
         bench.decode_fuzz()
     finally:
         if not args.keep_topics:

@@ -135,12 +135,12 @@ def _entries(args: argparse.Namespace, settings: Settings) -> list[Entry]:
 def _router_lanes(settings: Settings) -> dict[str, list[str]]:
     """Each router lane's consumer group and the inbound topics it consumes."""
     topics, principals = topic_map(settings), load_principals(settings.policies_dir)
-    return {
-        router_group(settings, lane): [
+    lanes: dict[str, list[str]] = {}
+    for role, lane in LANE_OF_ROLE.items():  # a lane may consume several roles' topics
+        lanes.setdefault(router_group(settings, lane), []).extend(
             topics.of_publisher(role, p.id).name for p in principals.publishers
-        ]
-        for role, lane in LANE_OF_ROLE.items()
-    }
+        )
+    return lanes
 
 
 def router_anchors(settings: Settings) -> list[Anchor]:

@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cli.audit import verify_bus
 from consumers.audit.log import read_decision_log
 from consumers.audit.query import report_rows
+from consumers.current import current_events
 from consumers.feed import FeedItem
+from consumers.render import current_line
 from consumers.subscriber import read_feed
 from deploy.stack.local import LocalStack
 from intelbus import clients, serde
@@ -33,7 +35,16 @@ from intelbus.clients import NotAuthorized
 from intelbus.errors import IntelbusError
 from intelbus.headers import DeadLetterHeaders, header_map
 from intelbus.logs import configure_logging
-from intelbus.models import DisclosureAuthorization, Lookout, OfficerSafetyAlert, Record
+from intelbus.models import (
+    CaseOutcome,
+    DisclosureAuthorization,
+    HitAnswer,
+    HitReport,
+    Lookout,
+    OfficerSafetyAlert,
+    Record,
+    Withdrawal,
+)
 from intelbus.names import topic_map
 from intelbus.settings import Settings
 from intelbus.tables import table
@@ -42,7 +53,7 @@ from intelbus.topics import TopicMap, apply_topics
 from producers.publisher import Publisher, PublishError
 from services.router.progress import wait_until_all_routed, wait_until_authorizations_applied
 from services.router.service import Router
-from services.scenario import PHASE_1, PHASE_2, TITLES, load_phase
+from services.scenario import PHASE_1, PHASE_2, PHASE_3, TITLES, load_phase
 
 __all__ = ["register"]
 
@@ -61,7 +72,9 @@ def _heading(say: Say, text: str) -> None:
 
 
 def _id_of(record: Record) -> str:
-    for field in ("authorization_id", "outcome_id", "event_id"):
+    if isinstance(record, HitAnswer):
+        return ""  # shown by its type: its hit id names the report
+    for field in ("authorization_id", "outcome_id", "hit_id", "event_id"):
         if hasattr(record, field):
             return str(getattr(record, field))
     return ""
@@ -115,6 +128,7 @@ class Demo:
         try:
             self._phase_one()
             self._phase_two()
+            self._lifecycle()
             self._wall()
         finally:
             router.stop.set()
@@ -224,6 +238,76 @@ class Demo:
                 )
                 self.say(f"   {event_id:<22} {_cell(item):<18} {shown}")
 
+    def _lifecycle(self) -> None:
+        _heading(self.say, "4. The life of a lookout: an outcome, an update, a withdrawal, a hit")
+        outcome, update, withdrawal = load_phase(PHASE_3, self.now)
+        assert isinstance(outcome, CaseOutcome)
+        assert isinstance(update, Lookout)
+        assert isinstance(withdrawal, Withdrawal)
+        self._publish([outcome, update, withdrawal])
+        wait_until_all_routed(self.settings)
+        stop = threading.Event()
+        current = {
+            r: current_events(read_feed(self._as_subscriber(r), r, False, stop))
+            for r in ("ice", "cbp", "best-laredo")
+        }
+        shown = [
+            ("ice", outcome.event_id, "ICE, the originator, hears what came of its lookout"),
+            ("cbp", update.event_id, f"version {update.version} of the gang lookout, at CBP"),
+            ("best-laredo", update.event_id, "and at BEST Laredo (still only a pointer)"),
+            ("cbp", withdrawal.event_id, "CBP withdrew its Blaine lookout"),
+        ]
+        for recipient, event_id, what in shown:
+            self.say(f"\n   {what} (intelbus subscribe --as {recipient} --current):")
+            for line in current_line(event_id, current[recipient][event_id]).splitlines():
+                self.say(f"   {line}")
+        got = (
+            current["ice"][outcome.event_id].reports,
+            current["cbp"][update.event_id].item,
+            current["cbp"][withdrawal.event_id].status,
+        )
+        if got[0] != (outcome,) or got[1] is None or got[1].record != update:
+            raise IntelbusError(f"the outcome or the update did not arrive: {got}")
+        if got[2] != "withdrawn":
+            raise IntelbusError(f"the withdrawal did not reach CBP: {got[2]}")
+        self._hit_confirmed()
+
+    def _hit_confirmed(self) -> None:
+        """ICE finds the subject of CBP's PNR lookout at a port; CBP confirms in time."""
+        event_id = "cbp-ntc-2026-0417-1"
+        hit = HitReport(
+            hit_id="ice-hsi-mia-hit-2026-0007",
+            event_id=event_id,
+            reported_by="ICE",
+            reported_at=dt.datetime.now(dt.UTC),
+            place="Miami International Airport, Concourse D, HSI interview room 2",
+            detail="Subject interviewed on arrival; HSI Miami holding for CBP callback.",
+        )
+        self._publish([hit])
+        wait_until_all_routed(self.settings)
+        answer = HitAnswer(
+            hit_id=hit.hit_id,
+            event_id=event_id,
+            answered_by="CBP",
+            answered_at=dt.datetime.now(dt.UTC),
+            confirmed=True,
+            detail="Confirmed: NTC watch officer calling HSI Miami now; hold the subject.",
+        )
+        self._publish([answer])
+        wait_until_all_routed(self.settings)
+        stop = threading.Event()
+        for recipient, what in (
+            ("cbp", "CBP hears of the hit at once"),
+            ("ice", "ICE gets the answer"),
+        ):
+            self.say(f"\n   {what} (intelbus subscribe --as {recipient} --current):")
+            feed = read_feed(self._as_subscriber(recipient), recipient, False, stop)
+            current = current_events(feed)[event_id]
+            for line in current_line(event_id, current).splitlines():
+                self.say(f"   {line}")
+            if hit not in current.reports and answer not in current.reports:
+                raise IntelbusError(f"the hit or its answer did not reach {recipient}")
+
     def _refused(self, what: str, attempt: Callable[[], object]) -> None:
         try:
             attempt()
@@ -233,7 +317,7 @@ class Demo:
         raise IntelbusError(f"the wall has a hole: {what} was allowed")
 
     def _wall(self) -> None:
-        _heading(self.say, "4. The wall: the broker, not the client, decides who reads and writes")
+        _heading(self.say, "5. The wall: the broker, not the client, decides who reads and writes")
         ice = self._as_subscriber("ice")
         stop = threading.Event()
         self._refused(
@@ -267,7 +351,7 @@ class Demo:
         raise IntelbusError("the wall has a hole: a false originator was not dead-lettered")
 
     def _audit(self, trusted_keys: dict[str, Ed25519PublicKey]) -> None:
-        _heading(self.say, "5. Compliance: the decision log")
+        _heading(self.say, "6. Compliance: the decision log")
         entries = list(read_decision_log(self.reviewer, self.topics.decisions))
         decisions = [e.decision for e in entries if e.decision is not None]
         for line in table(

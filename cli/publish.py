@@ -1,4 +1,5 @@
-"""``intelbus publish lookout|alert|authorization|outcome FILE|-``: all or nothing."""
+"""``intelbus publish lookout|alert|authorization|outcome|withdrawal FILE|-``: all or
+nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from intelbus.models import (
     Lookout,
     OfficerSafetyAlert,
     Record,
+    Withdrawal,
 )
 from intelbus.progress import Progress
 from intelbus.settings import Settings
@@ -26,6 +28,7 @@ KINDS: dict[str, type[Record]] = {
     "alert": OfficerSafetyAlert,
     "authorization": DisclosureAuthorization,
     "outcome": CaseOutcome,
+    "withdrawal": Withdrawal,
 }
 _SHOWN_PROBLEMS = 50
 

@@ -8,8 +8,9 @@ import sys
 import threading
 from typing import Any
 
+from consumers.current import current_events
 from consumers.feed import FeedItem
-from consumers.render import item_json, item_line
+from consumers.render import current_json, current_line, item_json, item_line
 from consumers.subscriber import Subscriber, read_feed, read_parked
 from intelbus.access.principals import subscriber_principal
 from intelbus.errors import IntelbusError
@@ -33,6 +34,12 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--follow", action="store_true", help="keep waiting for new items (Ctrl-C stops)"
+    )
+    parser.add_argument(
+        "--current",
+        action="store_true",
+        help="the current state of each event (latest version, withdrawn or expired, "
+        "outcomes) instead of every delivery",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument(
@@ -67,6 +74,14 @@ def _subscribe(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{parked.source}  after {parked.attempts} attempts: {parked.error}")
         return 0
     stop = threading.Event()
+    if args.current:
+        feed = read_feed(settings, args.recipient, False, stop)
+        for event_id, current in current_events(feed).items():
+            if args.json:
+                print(dumps(current_json(event_id, current)), flush=True)
+            else:
+                print(current_line(event_id, current), flush=True)
+        return 0
     if args.from_beginning:
         for item in read_feed(settings, args.recipient, args.follow, stop):
             show(item)

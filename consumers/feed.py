@@ -8,20 +8,41 @@ from dataclasses import dataclass
 from confluent_kafka import Message
 
 from intelbus.headers import DeliveryHeaders, header_map
-from intelbus.models import Lookout, OfficerSafetyAlert, Pointer
+from intelbus.models import (
+    CaseOutcome,
+    HitAnswer,
+    HitReport,
+    LifecycleNotice,
+    Lookout,
+    OfficerSafetyAlert,
+    Pointer,
+)
 from intelbus.position import Position
 from intelbus.reader import ContractReader
 from intelbus.settings import Settings
 
 __all__ = ["FEED_RECORDS", "FeedDecoder", "FeedItem"]
 
-ItemRecord = Lookout | OfficerSafetyAlert | Pointer
-FEED_RECORDS = (Lookout, OfficerSafetyAlert, Pointer)
+ItemRecord = (
+    Lookout | OfficerSafetyAlert | Pointer | LifecycleNotice | CaseOutcome | HitReport | HitAnswer
+)
+FEED_RECORDS = (
+    Lookout,
+    OfficerSafetyAlert,
+    Pointer,
+    LifecycleNotice,
+    CaseOutcome,
+    HitReport,
+    HitAnswer,
+)
 
 
 @dataclass(frozen=True)
 class FeedItem:
-    """One delivery: ``record`` is whole, redacted (``removed`` names what), or a pointer."""
+    """One delivery: ``record`` is whole, redacted (``removed`` names what), a pointer, or a
+    notice that an event delivered earlier is withdrawn or expired, or (to the originator) a
+    case outcome on one of its events, a hit on one of them (to the originator) or the
+    originator's answer (to the reporter)."""
 
     record: ItemRecord
     decision: str

@@ -68,7 +68,17 @@ PARKED_HEADERS: dict[str, str] = {
     ParkedHeaders.GROUP: "Consumer group of the subscriber that parked it.",
 }
 # What the reader rejects, then what the router itself dead-letters (services/router/fanout.py).
-_DLQ_REASONS = [*REASONS, "originator-mismatch", "fail-closed"]
+_DLQ_REASONS = [
+    *REASONS,
+    "originator-mismatch",
+    "fail-closed",
+    "not-originator",
+    "unknown-event",
+    "no-originator-feed",
+    "duplicate-hit",
+    "unknown-hit",
+    "already-answered",
+]
 
 
 class Scope(enum.Enum):
@@ -93,9 +103,10 @@ _CHANNELS = (
         "lookouts",
         "lookouts",
         Scope.PUBLISHER,
-        "Inbound lookouts, one topic per publishing agency (only its publisher may write it: "
-        "the topic proves the originator); the router's lookout lane reads them.",
-        (("Lookout", "Lookout"),),
+        "Inbound lookouts, their new versions and withdrawals, one topic per publishing agency "
+        "(only its publisher may write it: the topic proves the originator; only an event's "
+        "originator may update or withdraw it); the router's lookout lane reads them.",
+        (("Lookout", "Lookout"), ("Withdrawal", "Withdrawal")),
     ),
     _Channel(
         "officerSafety",
@@ -118,8 +129,20 @@ _CHANNELS = (
         "caseOutcomes",
         "outcomes",
         Scope.PUBLISHER,
-        "Case outcomes reported on earlier events, one topic per publishing agency.",
+        "Case outcomes reported on earlier events, one topic per publishing agency, keyed "
+        "by event id and partitioned like the lookouts; the router's lookout lane delivers "
+        "each to the feed of the originator of the lookout it reports on.",
         (("CaseOutcome", "CaseOutcome"),),
+    ),
+    _Channel(
+        "hits",
+        "hits",
+        Scope.PUBLISHER,
+        "Hits on lookouts (the reporter's) and the originators' answers (confirmed or "
+        "declined), one topic per publishing agency, keyed by event id and partitioned like "
+        "the lookouts; the router's lookout lane delivers each hit to the originator, opens "
+        "its deadline (policies/hits.yaml) and escalates it if unanswered.",
+        (("HitReport", "HitReport"), ("HitAnswer", "HitAnswer")),
     ),
     _Channel(
         "decisions",
@@ -142,11 +165,28 @@ _CHANNELS = (
         (("DeadLetter", "DeadLetter"),),
     ),
     _Channel(
+        "lifecycle",
+        "lifecycle",
+        Scope.BUS,
+        "The router's state of each lookout (originator, latest version, expiry, what each "
+        "recipient holds), compacted by event id, written in the transaction of the decisions "
+        "it reflects; the lookout lane rebuilds it on assignment. Internal to the router.",
+        (("LifecycleState", "LifecycleState"),),
+    ),
+    _Channel(
         "feed",
         "feed",
         Scope.RECIPIENT,
-        "What one recipient may see of the lookouts: whole, redacted, or a pointer.",
-        (("Lookout", "LookoutDelivery"), ("Pointer", "PointerDelivery")),
+        "What one recipient may see of the lookouts: whole, redacted, or a pointer; and a "
+        "notice when an event it holds is withdrawn or expires.",
+        (
+            ("Lookout", "LookoutDelivery"),
+            ("Pointer", "PointerDelivery"),
+            ("LifecycleNotice", "LifecycleNoticeDelivery"),
+            ("CaseOutcome", "CaseOutcomeDelivery"),
+            ("HitReport", "HitReportDelivery"),
+            ("HitAnswer", "HitAnswerDelivery"),
+        ),
     ),
     _Channel(
         "alerts",
@@ -154,7 +194,11 @@ _CHANNELS = (
         Scope.RECIPIENT,
         "What one recipient may see of the officer-safety alerts, on a low-latency lane of "
         "its own (never held behind the lookout lane's transactions).",
-        (("OfficerSafetyAlert", "OfficerSafetyAlertDelivery"), ("Pointer", "PointerDelivery")),
+        (
+            ("OfficerSafetyAlert", "OfficerSafetyAlertDelivery"),
+            ("Pointer", "PointerDelivery"),
+            ("LifecycleNotice", "LifecycleNoticeDelivery"),
+        ),
     ),
     _Channel(
         "parked",
@@ -166,6 +210,10 @@ _CHANNELS = (
             ("Lookout", "LookoutParked"),
             ("OfficerSafetyAlert", "OfficerSafetyAlertParked"),
             ("Pointer", "PointerParked"),
+            ("LifecycleNotice", "LifecycleNoticeParked"),
+            ("CaseOutcome", "CaseOutcomeParked"),
+            ("HitReport", "HitReportParked"),
+            ("HitAnswer", "HitAnswerParked"),
         ),
     ),
 )
@@ -189,6 +237,21 @@ _OPERATIONS = (
         "`intelbus publish authorization`.",
     ),
     ("publishCaseOutcome", "send", "caseOutcomes", "publisher", "`intelbus publish outcome`."),
+    ("publishHit", "send", "hits", "publisher", "`intelbus hit report|confirm|decline`."),
+    (
+        "routeCaseOutcomes",
+        "receive",
+        "caseOutcomes",
+        "router",
+        "The router's lookout lane, to the originator of the lookout reported on.",
+    ),
+    (
+        "routeHits",
+        "receive",
+        "hits",
+        "router",
+        "The router's lookout lane: hits to the originator, answers to the reporter.",
+    ),
     (
         "routeLookouts",
         "receive",
@@ -277,8 +340,11 @@ _ACTORS = {
 }
 
 _KEYS = {
-    "Lookout": "The first subject's identifier, else the event id: events about one subject "
-    "stay in order.",
+    "Lookout": "The event id: its versions and its withdrawal stay in order, in the partition "
+    "where the router keeps its state.",
+    "Withdrawal": "The id of the event withdrawn (as the event's own key).",
+    "HitReport": "The id of the lookout hit.",
+    "HitAnswer": "The id of the lookout hit.",
     "OfficerSafetyAlert": "The first subject's identifier, else the event id: events about "
     "one subject stay in order.",
     "DisclosureAuthorization": "The authorization id (the topic is compacted by it).",
@@ -355,7 +421,15 @@ def _messages(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for name, schema in records.items()
         if name in _KEYS
     }
-    for name in ("Lookout", "OfficerSafetyAlert", "Pointer"):
+    for name in (
+        "Lookout",
+        "OfficerSafetyAlert",
+        "Pointer",
+        "LifecycleNotice",
+        "CaseOutcome",
+        "HitReport",
+        "HitAnswer",
+    ):
         doc = records[name].get("doc", "")
         messages[f"{name}Delivery"] = _record_message(
             f"{name}Delivery",
@@ -373,6 +447,31 @@ def _messages(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
             title=f"{name}, parked by the recipient's subscriber",
             headers="ParkedHeaders",
         )
+    messages["LifecycleState"] = {
+        "name": "LifecycleState",
+        "title": "Lifecycle state",
+        "summary": "One lookout as the router last decided it (services/router/lifecycle.py).",
+        "contentType": "application/json",
+        "payload": {
+            "type": "object",
+            "required": ["event_id", "originator", "version", "valid_until_ms", "source"],
+            "properties": {
+                "event_id": {"type": "string"},
+                "originator": {"type": "string", "description": "Agency id."},
+                "version": {"type": "integer"},
+                "valid_until_ms": {"type": "integer", "description": "Epoch milliseconds."},
+                "source": {"type": "array", "description": "Topic, partition, offset."},
+                "held": {"type": "object", "description": "Recipient id -> decision label."},
+                "closed": {"type": ["string", "null"], "enum": ["withdrawn", "expired", None]},
+            },
+        },
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": "The event id."},
+                "bindingVersion": _BINDING_VERSION,
+            }
+        },
+    }
     messages["DeadLetter"] = {
         "name": "DeadLetter",
         "title": "Dead letter",

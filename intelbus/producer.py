@@ -28,11 +28,12 @@ def produce(
     *,
     headers: Headers | None = None,
     on_delivery: OnDelivery | None = None,
+    partition: int = -1,  # -1: the partitioner's choice
 ) -> None:
     """Produce one message, serving delivery reports while the local queue is full."""
     while True:
         try:
-            producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+            producer.produce(topic, value, key, partition, headers=headers, on_delivery=on_delivery)
             return
         except BufferError:
             producer.poll(_ROOM_WAIT_S)

@@ -32,12 +32,16 @@ from intelbus.models import (
     CaseOutcome,
     ChainSeal,
     DisclosureAuthorization,
+    HitAnswer,
+    HitReport,
     KeyRotation,
+    LifecycleNotice,
     Lookout,
     OfficerSafetyAlert,
     Pointer,
     PolicyDecision,
     Record,
+    Withdrawal,
 )
 from intelbus.secrets import SecretStore
 from intelbus.settings import Settings
@@ -83,6 +87,10 @@ MESSAGE_TYPES: tuple[type[Record], ...] = (
     PolicyDecision,
     ChainSeal,
     KeyRotation,
+    Withdrawal,
+    LifecycleNotice,
+    HitReport,
+    HitAnswer,
 )
 COMPATIBILITY = "BACKWARD"
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}

@@ -26,9 +26,9 @@ from intelbus.yamlfile import load_yaml_model
 __all__ = ["TopicMap", "TopicSpec", "apply_topics", "load_topic_map", "replication_on"]
 
 RECIPIENT_ROLES = ("feed", "alerts", "parked")
-PUBLISHER_ROLES = ("lookouts", "officer_safety", "outcomes")
+PUBLISHER_ROLES = ("lookouts", "officer_safety", "outcomes", "hits")
 APPROVER_ROLES = ("authorizations",)
-TOPIC_ROLES = ("decisions", "dead_letter")
+TOPIC_ROLES = ("decisions", "dead_letter", "lifecycle")
 _TIMEOUT_S = 30
 MIN_INSYNC = "min.insync.replicas"
 
@@ -122,6 +122,9 @@ class TopicMap:
     def officer_safety(self, publisher: str) -> str:
         return self.of_publisher("officer_safety", publisher).name
 
+    def hits(self, publisher: str) -> str:
+        return self.of_publisher("hits", publisher).name
+
     def outcomes(self, publisher: str) -> str:
         return self.of_publisher("outcomes", publisher).name
 
@@ -143,6 +146,10 @@ class TopicMap:
     @property
     def dead_letter(self) -> str:
         return self.role("dead_letter").name
+
+    @property
+    def lifecycle(self) -> str:
+        return self.role("lifecycle").name
 
     def of_recipient(self, role: str, recipient: str) -> TopicSpec:
         declared = self._file.per_recipient[role]

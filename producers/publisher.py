@@ -5,9 +5,10 @@ idempotent producer) and raises :class:`PublishError` otherwise. ``publish_batch
 many records in one Kafka transaction: a read_committed reader (the router) sees all of them
 or none, so a broker failure half-way never leaves half a batch on the bus.
 
-Keys keep events about one subject in order: a lookout or alert is keyed by its first
-subject's identifier (falling back to its event id), an authorization by its id (the topic is
-compacted by it), a case outcome by the event it reports on.
+Keys keep what must stay in order together: every version and the withdrawal of a lookout
+are keyed by its event id (one partition, where the router keeps the event's state), an
+alert by its first subject's identifier (falling back to its event id), an authorization by
+its id (the topic is compacted by it), a case outcome by the event it reports on.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from intelbus.errors import IntelbusError
 from intelbus.models import (
     CaseOutcome,
     DisclosureAuthorization,
+    HitAnswer,
+    HitReport,
     Lookout,
     OfficerSafetyAlert,
     Record,
+    Withdrawal,
 )
 from intelbus.names import publisher_transactional_id, topic_map
 from intelbus.position import Position
@@ -40,9 +44,12 @@ __all__ = ["Outgoing", "PublishError", "Publisher", "message_key"]
 _ACK_TIMEOUT_S = 60.0
 _TOPIC_ROLE: dict[type[Record], str] = {
     Lookout: "lookouts",
+    Withdrawal: "lookouts",
     OfficerSafetyAlert: "officer_safety",
     DisclosureAuthorization: "authorizations",
     CaseOutcome: "outcomes",
+    HitReport: "hits",
+    HitAnswer: "hits",
 }
 
 
@@ -62,11 +69,13 @@ class Outgoing:
 
 def message_key(record: Record) -> str:
     match record:
-        case Lookout() | OfficerSafetyAlert():
+        case Lookout() | Withdrawal():
+            return record.event_id
+        case OfficerSafetyAlert():
             return record.subjects.key or record.event_id
         case DisclosureAuthorization():
             return record.authorization_id
-        case CaseOutcome():
+        case CaseOutcome() | HitReport() | HitAnswer():
             return record.event_id
     raise TypeError(f"{type(record).__name__} is not published by producers")
 
@@ -76,7 +85,9 @@ def _event_id(record: Record) -> str:
         return record.authorization_id
     if isinstance(record, CaseOutcome):
         return record.outcome_id
-    assert isinstance(record, Lookout | OfficerSafetyAlert)
+    if isinstance(record, HitReport | HitAnswer):
+        return record.hit_id
+    assert isinstance(record, Lookout | OfficerSafetyAlert | Withdrawal)
     return record.event_id
 
 
@@ -86,6 +97,12 @@ def _declared_agency(record: Record) -> str:
             return record.originator.agency
         case CaseOutcome():
             return record.reported_by
+        case Withdrawal():
+            return record.originator
+        case HitReport():
+            return record.reported_by
+        case HitAnswer():
+            return record.answered_by
     raise TypeError(type(record).__name__)
 
 

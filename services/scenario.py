@@ -4,6 +4,8 @@ Phase 1: CBP interdicts a vessel ICE has been tracking (Miami); a CBP lookout ca
 PNR; an ICE operation in a remote Border Patrol sector (officer-safety alert); a BEST Laredo
 gang lookout (ORCON); a NOFORN lookout at Blaine. Phase 2: CBP grants ICE a third-party
 disclosure authorization for the PNR case, then the next lookout of that case arrives.
+Phase 3, the life of a lookout: CBP reports the seizure on LADY MARISOL (it reaches ICE, the
+originator), ICE updates its gang lookout, CBP withdraws the Blaine lookout.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from intelbus.models import (
     Lookout,
     OfficerSafetyAlert,
     Record,
+    Withdrawal,
 )
 from services.examples import EXAMPLES_DIR, load_example
 
-__all__ = ["PHASE_1", "PHASE_2", "TITLES", "load_phase"]
+__all__ = ["PHASE_1", "PHASE_2", "PHASE_3", "TITLES", "load_phase"]
 
 PHASE_1: list[tuple[type[Record], str]] = [
     (Lookout, "lookouts/miami-vessel-tracked-by-ice.json"),
@@ -27,11 +30,16 @@ PHASE_1: list[tuple[type[Record], str]] = [
     (OfficerSafetyAlert, "alerts/laredo-remote-operation.json"),
     (Lookout, "lookouts/best-laredo-gang.json"),
     (Lookout, "lookouts/blaine-noforn.json"),
-    (CaseOutcome, "outcomes/miami-vessel-seizure.json"),
 ]
 PHASE_2: list[tuple[type[Record], str]] = [
     (DisclosureAuthorization, "authorizations/cbp-grants-ice-pnr-disclosure.json"),
     (Lookout, "lookouts/eu-pnr-ntc-update.json"),
+]
+# Published once phase 1 is routed: an outcome is reported on a lookout its reporter holds.
+PHASE_3: list[tuple[type[Record], str]] = [
+    (CaseOutcome, "outcomes/miami-vessel-seizure.json"),
+    (Lookout, "updates/best-laredo-gang-v2.json"),
+    (Withdrawal, "withdrawals/blaine-noforn-withdrawn.json"),
 ]
 
 # Short titles for people, by event (or authorization) id.
@@ -44,6 +52,7 @@ TITLES = {
     "cbp-ntc-2026-0417-2": "next EU PNR lookout of case NTC-2026-0417",
     "cbp-amo-mia-out-2026-0044": "CBP outcome: seizure on LADY MARISOL",
     "cbp-tpr-2026-0031": "CBP disclosure authorization for ICE",
+    "ice-hsi-mia-hit-2026-0007": "ICE hit on the CBP PNR lookout (Miami airport)",
 }
 
 

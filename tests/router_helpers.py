@@ -47,13 +47,13 @@ def decisions_of(settings: Settings, topic: str) -> list[PolicyDecision]:
 
 
 def feed_of(
-    settings: Settings, topics: list[str], expected: int
+    settings: Settings, topics: list[str], expected: int, timeout: float = 60.0
 ) -> dict[str, list[dict[str, Any]]]:
     """A feed's messages by event id: decision header, rules, removed fields, the record
     type, the decoded record and the bytes."""
     reader = ContractReader.connect(settings, FEED_RECORDS)
     by_event: dict[str, list[dict[str, Any]]] = {}
-    for message in read_all(settings, topics, expected):
+    for message in read_all(settings, topics, expected, timeout):
         value = value_of(message)
         headers = DeliveryHeaders.decode(header_map(message))
         record = reader.read(value).record

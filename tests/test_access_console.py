@@ -99,6 +99,11 @@ def wrong_password(config: str) -> str:
     return replaced
 
 
+# A consumer exits after its one record or at a refusal; the idle limit only bounds one that
+# gets neither. Three JVMs starting together on a loaded 2-CPU machine took over 15 s.
+IDLE_MS = 60_000
+
+
 def consumer_args(bus: Bus, config: Path, topic: str, group: str | None, wait_ms: int) -> list[str]:
     """ConsoleConsumer: the first record of ``topic`` from the beginning, then exit."""
     return [
@@ -150,9 +155,9 @@ def test_console_consumer_reads_its_own_feed_and_is_refused_others(
     group = own_group(bus, "subscriber-ice")
 
     own, other, default_group = tools.run_together(
-        consumer_args(bus, config, bus.topics.feed("ice"), group, 15000),
-        consumer_args(bus, config, bus.topics.feed("cbp"), group, 15000),
-        consumer_args(bus, config, bus.topics.feed("ice"), None, 15000),
+        consumer_args(bus, config, bus.topics.feed("ice"), group, IDLE_MS),
+        consumer_args(bus, config, bus.topics.feed("cbp"), group, IDLE_MS),
+        consumer_args(bus, config, bus.topics.feed("ice"), None, IDLE_MS),
     )
 
     assert own.stdout.splitlines() == [ice_value], shown(own)
@@ -184,7 +189,7 @@ def test_console_consumer_without_valid_credentials_reads_nothing(
     group = own_group(bus, "subscriber-ice")
 
     refused, unconnected = tools.run_together(
-        consumer_args(bus, wrong, bus.topics.feed("ice"), group, 15000),
+        consumer_args(bus, wrong, bus.topics.feed("ice"), group, IDLE_MS),
         consumer_args(bus, plain, bus.topics.feed("ice"), group, 4000),
     )
 

@@ -137,13 +137,17 @@ class Observer:
             reports[str(message.topic())] = error
 
         for topic in topics:
-            self.producer.produce(
-                topic,
-                f"matrix record from {self.settings.principal}".encode(),
-                key=b"matrix",  # the authorizations topics are compacted: keys required
-                partition=0,
-                on_delivery=report,
-            )
+            try:
+                self.producer.produce(
+                    topic,
+                    f"matrix record from {self.settings.principal}".encode(),
+                    key=b"matrix",  # the authorizations topics are compacted: keys required
+                    partition=0,
+                    on_delivery=report,
+                )
+            except KafkaException as exception:
+                # Refused before sending: the client already had the broker's answer.
+                reports[topic] = exception.args[0]
         remaining = self.producer.flush(_TIMEOUT_S)
         assert remaining == 0, f"{remaining} record(s) of {self.settings.principal} unanswered"
         return {

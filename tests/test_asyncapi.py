@@ -154,13 +154,29 @@ def test_every_message_type_with_its_expanded_schema(document: dict[str, Any]) -
 def test_what_each_channel_carries(document: dict[str, Any]) -> None:
     """Inbound topics carry their record; feeds and alerts carry their event or a pointer;
     decisions carry decisions and seals; the dead letter carries raw bytes with headers."""
-    assert _carried(document, "lookouts") == {"Lookout"}
+    assert _carried(document, "lookouts") == {"Lookout", "Withdrawal"}
     assert _carried(document, "officerSafety") == {"OfficerSafetyAlert"}
     assert _carried(document, "authorizations") == {"DisclosureAuthorization"}
     assert _carried(document, "caseOutcomes") == {"CaseOutcome"}
-    assert _carried(document, "feed") == {"Lookout", "Pointer"}
-    assert _carried(document, "alerts") == {"OfficerSafetyAlert", "Pointer"}
-    assert _carried(document, "parked") == {"Lookout", "OfficerSafetyAlert", "Pointer"}
+    assert _carried(document, "feed") == {
+        "Lookout",
+        "Pointer",
+        "LifecycleNotice",
+        "CaseOutcome",
+        "HitReport",
+        "HitAnswer",
+    }
+    assert _carried(document, "hits") == {"HitReport", "HitAnswer"}
+    assert _carried(document, "alerts") == {"OfficerSafetyAlert", "Pointer", "LifecycleNotice"}
+    assert _carried(document, "parked") == {
+        "Lookout",
+        "OfficerSafetyAlert",
+        "Pointer",
+        "LifecycleNotice",
+        "CaseOutcome",
+        "HitReport",
+        "HitAnswer",
+    }
     assert _carried(document, "decisions") == {"PolicyDecision", "ChainSeal", "KeyRotation"}
     every = set().union(*(_carried(document, channel) for channel in CHANNEL_ROLES))
     assert every == {model.avro_name.rsplit(".", 1)[-1] for model in MESSAGE_TYPES}

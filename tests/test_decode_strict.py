@@ -23,7 +23,14 @@ from intelbus.canonical import MAX_ITEMS, Malformed, UnsupportedSchema, compile_
 from intelbus.errors import IntelbusError
 from intelbus.headers import DeliveryHeaders
 from intelbus.keydir import mint_signer
-from intelbus.models import ChainSeal, Lookout, OfficerSafetyAlert, Pointer, PolicyDecision
+from intelbus.models import (
+    ChainSeal,
+    LifecycleNotice,
+    Lookout,
+    OfficerSafetyAlert,
+    Pointer,
+    PolicyDecision,
+)
 from intelbus.policy.authorizations import AuthorizationBook
 from intelbus.policy.engine import PolicyEngine
 from intelbus.position import Position
@@ -356,6 +363,7 @@ def test_an_earlier_version_is_read_and_delivered_re_encoded(bus: Bus, tmp_path:
         Codecs(
             reader.codec(Lookout),
             codec(Pointer, 9003),
+            codec(LifecycleNotice, 9006),
             codec(PolicyDecision, 9004),
             codec(ChainSeal, 9005),
         ),

@@ -25,6 +25,7 @@ from intelbus.models import (
     ChainSeal,
     Decision,
     DisclosureAuthorization,
+    LifecycleNotice,
     Lookout,
     OfficerSafetyAlert,
     Pointer,
@@ -56,6 +57,7 @@ _IDS: dict[type[Record], int] = {
     Pointer: 9003,
     PolicyDecision: 9004,
     ChainSeal: 9005,
+    LifecycleNotice: 9006,
 }
 # The registry is never asked: every schema id read here is one of the codecs' own.
 _WRITERS = WriterSchemas(SchemaRegistryClient({"url": "http://127.0.0.1:9"}))
@@ -108,6 +110,7 @@ class Lane:
         self.codecs = Codecs(
             CountingCodec(self.event_model),
             CountingCodec(Pointer),
+            CountingCodec(LifecycleNotice),
             CountingCodec(PolicyDecision),
             CountingCodec(ChainSeal),
         )

@@ -7,7 +7,7 @@ grant below allows. READ and WRITE on a topic imply DESCRIBE (Kafka's implicatio
 - a publisher writes its own agency's inbound topics (and, if it approves disclosures, its
   authorizations topic);
 - the router reads the inbound and authorizations topics, writes the feeds, alerts, the
-  decision log and the dead letter;
+  decision log and the dead letter, and reads and writes its lifecycle changelog;
 - the reviewer reads the decision log and the dead letter, and may describe the router's
   consumer groups and the inbound topics they consume: enough to fetch the chain heads the
   router commits with its offsets (``audit verify`` checks the log still holds them), not
@@ -85,19 +85,22 @@ def _grants_of(
                 topics.lookouts(publisher.id),
                 topics.officer_safety(publisher.id),
                 topics.outcomes(publisher.id),
+                topics.hits(publisher.id),
             ]
             if publisher.approves_disclosures:
                 inbound.append(topics.authorizations(publisher.id))
             return _topic(name, Operation.WRITE, inbound)
         case Role.ROUTER:
-            reads = _routed(topics, principals) + [
-                topics.authorizations(approver.id) for approver in principals.approvers
-            ]
+            reads = (
+                _routed(topics, principals)
+                + [topics.authorizations(approver.id) for approver in principals.approvers]
+                + [topics.lifecycle]
+            )
             writes = [
                 topic
                 for recipient in principals.recipients
                 for topic in (topics.feed(recipient), topics.alerts(recipient))
-            ] + [topics.decisions, topics.dead_letter]
+            ] + [topics.decisions, topics.dead_letter, topics.lifecycle]
             return _topic(name, Operation.READ, reads) + _topic(name, Operation.WRITE, writes)
         case Role.REVIEWER:
             # Fetching a group's committed offsets takes DESCRIBE on the group and on each
@@ -116,7 +119,12 @@ def _routed(topics: TopicMap, principals: Principals) -> list[str]:
     return [
         topic
         for publisher in principals.publishers
-        for topic in (topics.lookouts(publisher.id), topics.officer_safety(publisher.id))
+        for topic in (
+            topics.lookouts(publisher.id),
+            topics.outcomes(publisher.id),
+            topics.hits(publisher.id),
+            topics.officer_safety(publisher.id),
+        )
     ]
 
 

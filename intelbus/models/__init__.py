@@ -8,6 +8,7 @@ from intelbus.models.enums import (
     DeclaredPurpose,
     EventKind,
     Marking,
+    NoticeKind,
     OutcomeKind,
     PnrSourceRegion,
     Priority,
@@ -20,7 +21,10 @@ from intelbus.models.records import (
     ChainSeal,
     DisclosureAuthorization,
     Handling,
+    HitAnswer,
+    HitReport,
     KeyRotation,
+    LifecycleNotice,
     Location,
     Lookout,
     OfficerSafetyAlert,
@@ -35,6 +39,7 @@ from intelbus.models.records import (
     Subjects,
     Vehicle,
     Vessel,
+    Withdrawal,
 )
 
 __all__ = [
@@ -48,10 +53,14 @@ __all__ = [
     "DisclosureAuthorization",
     "EventKind",
     "Handling",
+    "HitAnswer",
+    "HitReport",
     "KeyRotation",
+    "LifecycleNotice",
     "Location",
     "Lookout",
     "Marking",
+    "NoticeKind",
     "OfficerSafetyAlert",
     "Originator",
     "OutcomeKind",
@@ -70,4 +79,5 @@ __all__ = [
     "Tlp",
     "Vehicle",
     "Vessel",
+    "Withdrawal",
 ]

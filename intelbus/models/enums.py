@@ -10,6 +10,7 @@ __all__ = [
     "DeclaredPurpose",
     "EventKind",
     "Marking",
+    "NoticeKind",
     "OutcomeKind",
     "PnrSourceRegion",
     "Priority",
@@ -106,6 +107,12 @@ class OutcomeKind(StrEnum):
     OTHER = "OTHER"
 
 
+class NoticeKind(StrEnum):
+    WITHDRAWN = "WITHDRAWN"
+    EXPIRED = "EXPIRED"
+    HIT_UNANSWERED = "HIT_UNANSWERED"
+
+
 class EventKind(StrEnum):
     LOOKOUT = "LOOKOUT"
     OFFICER_SAFETY_ALERT = "OFFICER_SAFETY_ALERT"
@@ -116,6 +123,9 @@ class Decision(StrEnum):
     DELIVER_REDACTED = "DELIVER_REDACTED"
     POINTER = "POINTER"
     DENY = "DENY"
+    WITHDRAW = "WITHDRAW"
+    EXPIRE = "EXPIRE"
+    ESCALATE = "ESCALATE"
 
     @property
     def label(self) -> str:

@@ -34,6 +34,7 @@ from intelbus.models.enums import (
     DeclaredPurpose,
     EventKind,
     Marking,
+    NoticeKind,
     OutcomeKind,
     PnrSourceRegion,
     Priority,
@@ -47,7 +48,10 @@ __all__ = [
     "ChainSeal",
     "DisclosureAuthorization",
     "Handling",
+    "HitAnswer",
+    "HitReport",
     "KeyRotation",
+    "LifecycleNotice",
     "Location",
     "Lookout",
     "OfficerSafetyAlert",
@@ -62,6 +66,7 @@ __all__ = [
     "Subjects",
     "Vehicle",
     "Vessel",
+    "Withdrawal",
 ]
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -380,6 +385,44 @@ class CaseOutcome(Record):
     outcome: OutcomeKind
     detail: NonEmpty
     case_reference: NonEmpty | None = None
+
+
+class Withdrawal(Record):
+    avro_name = "intelbus.Withdrawal"
+    event_id: NonEmpty
+    originator: NonEmpty  # an agency id: the event's originator and the topic's publisher
+    withdrawn_at: Instant
+    reason: NonEmpty
+
+
+class HitReport(Record):
+    avro_name = "intelbus.HitReport"
+    hit_id: NonEmpty
+    event_id: NonEmpty
+    reported_by: NonEmpty  # an agency id: the topic's publisher
+    reported_at: Instant
+    place: NonEmpty
+    detail: NonEmpty
+
+
+class HitAnswer(Record):
+    avro_name = "intelbus.HitAnswer"
+    hit_id: NonEmpty
+    event_id: NonEmpty
+    answered_by: NonEmpty  # an agency id: the lookout's originator and the topic's publisher
+    answered_at: Instant
+    confirmed: bool
+    detail: NonEmpty
+
+
+class LifecycleNotice(Record):
+    avro_name = "intelbus.LifecycleNotice"
+    event_id: NonEmpty
+    event_version: Annotated[AvroInt, Field(ge=1)]
+    notice: NoticeKind
+    reason: NonEmpty
+    notice_at: Instant
+    originator_agency: NonEmpty
 
 
 class Pointer(Record):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -21,7 +22,7 @@ from intelbus.producer import produce
 from services.router.decisions import ChainBook
 from services.router.fanout import Outbound
 
-__all__ = ["TXN_TIMEOUT_S", "Checkpoint", "Retry"]
+__all__ = ["TXN_TIMEOUT_S", "Checkpoint", "Retry", "State"]
 
 log = structlog.get_logger()
 
@@ -30,6 +31,14 @@ TXN_TIMEOUT_S = 30.0
 
 class Retry(Exception):
     """Abort the open transaction, rewind to the committed offsets, and try again."""
+
+
+class State(Protocol):
+    """State a transaction moves: kept once Kafka committed it, forgotten on abort."""
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
 
 
 class Checkpoint:
@@ -48,10 +57,12 @@ class Checkpoint:
         *,
         seals: Callable[[dt.datetime], list[Outbound]],
         interval_s: float,
+        state: tuple[State, ...] = (),
     ) -> None:
         self._new_producer = new_producer
         self._consumer = consumer
         self._chains = chains
+        self._state: tuple[State, ...] = (chains, *state)
         self._seals = seals
         self._interval_s = interval_s
         self._log = log.bind(lane=lane)
@@ -66,12 +77,34 @@ class Checkpoint:
     def add(self, consumed: Position, records: Iterable[Outbound]) -> None:
         """Produce ``records`` in the transaction (begun if none is open) and count
         ``consumed`` as done: its partition's next offset to commit is the one after it."""
+        self._begin()
+        self._produce(records)
+        self._offsets[(consumed.topic, consumed.partition)] = consumed.offset + 1
+
+    def add_timed(
+        self, partition: tuple[str, int], next_offset: int, records: Iterable[Outbound]
+    ) -> None:
+        """Produce what a timer fired for ``partition`` (nothing consumed): its offset is
+        committed where it stands, with the chain head the records moved."""
+        self._begin()
+        self._produce(records)
+        self._offsets.setdefault(partition, next_offset)
+
+    def _begin(self) -> None:
         if self._started is None:
             self.producer.begin_transaction()
             self._started = time.monotonic()
+
+    def _produce(self, records: Iterable[Outbound]) -> None:
         for record in records:
-            produce(self.producer, record.topic, record.value, record.key, headers=record.headers)
-        self._offsets[(consumed.topic, consumed.partition)] = consumed.offset + 1
+            produce(
+                self.producer,
+                record.topic,
+                record.value,
+                record.key,
+                headers=record.headers,
+                partition=record.partition,
+            )
 
     def remaining(self, idle: float) -> float:
         """Seconds until the open transaction is due (``idle`` when none is open)."""
@@ -86,8 +119,7 @@ class Checkpoint:
     def commit(self) -> None:
         """Seal the moved chains and commit the transaction with the consumed offsets;
         raise :class:`Retry` if Kafka would not commit it."""
-        for record in self._seals(dt.datetime.now(dt.UTC)):
-            produce(self.producer, record.topic, record.value, record.key, headers=record.headers)
+        self._produce(self._seals(dt.datetime.now(dt.UTC)))
         offsets = [
             TopicPartition(
                 topic, partition, offset, metadata=self._chains.metadata(topic, partition)
@@ -110,7 +142,8 @@ class Checkpoint:
                     self._log.error("router.producer_fatal", error=str(error))
                     self.producer = self._new_producer()
                 raise Retry(f"commit failed: {error}") from None
-        self._chains.commit()
+        for state in self._state:
+            state.commit()
         self._reset()
 
     def abort(self, why: str) -> None:
@@ -123,7 +156,8 @@ class Checkpoint:
                 # Fenced or fatal: a new producer aborts what the old one left open.
                 self._log.error("router.abort_failed", error=str(exception))
                 self.producer = self._new_producer()
-        self._chains.rollback()
+        for state in self._state:
+            state.rollback()
         self._reset()
 
     def _reset(self) -> None:

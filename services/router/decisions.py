@@ -9,6 +9,7 @@ encoding on the router's hot path).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
 from intelbus.chain import (
@@ -24,10 +25,21 @@ from intelbus.position import Position
 __all__ = [
     "ChainBook",
     "DecisionRecord",
+    "EventRef",
     "SealRecord",
     "avro_dict",
     "decision_record",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRef:
+    """An event a decision is about when the router no longer holds the event itself
+    (a withdrawal, an expiry): its id, the version concerned and its kind."""
+
+    event_id: str
+    version: int
+    kind: str
 
 
 class DecisionRecord(TypedDict):
@@ -73,7 +85,7 @@ class SealRecord(TypedDict):
 
 
 def decision_record(
-    event: Event,
+    event: Event | EventRef,
     verdict: Verdict,
     *,
     head: ChainHead,
@@ -87,7 +99,7 @@ def decision_record(
         decisionId=f"{head.chain}#{head.next_sequence}",
         eventId=event.event_id,
         eventVersion=event.version,
-        eventKind=event_kind(event).value,
+        eventKind=event.kind if isinstance(event, EventRef) else event_kind(event).value,
         recipient=verdict.recipient,
         decision=verdict.decision.value,
         rules=list(verdict.rules),
@@ -146,7 +158,7 @@ class ChainBook:
     def decision(
         self,
         source: Position,
-        event: Event,
+        event: Event | EventRef,
         verdict: Verdict,
         feed_topic: str | None,
         decided_at: dt.datetime,

@@ -7,6 +7,10 @@ The loop polls a batch, reads each message through the contract, asks the fan-ou
 in ONE Kafka transaction once it is due. A crash anywhere aborts the transaction; the next
 owner of the partition resumes from the last committed offsets and chain heads, and so does
 this lane after an abort (it rewinds).
+
+The lookout lane also keeps each event's state (services/router/lifecycle.py): restored
+from its changelog with the partitions it is assigned, moved in the same transaction, and
+the source of the expiry deadlines it fires between polls.
 """
 
 from __future__ import annotations
@@ -31,19 +35,22 @@ from confluent_kafka import (
 from intelbus import clients
 from intelbus.access.principals import Principals
 from intelbus.chain import SealSigner
-from intelbus.models import Lookout, OfficerSafetyAlert
+from intelbus.models import Lookout, OfficerSafetyAlert, Record
 from intelbus.names import router_group, router_transactional_id
 from intelbus.policy.engine import PolicyEngine
+from intelbus.policy.hits import HitDeadlines
 from intelbus.policy.policyset import PolicySet
 from intelbus.position import Position
 from intelbus.reader import Rejected
 from intelbus.serde import RegistryUnavailable
 from intelbus.settings import Settings
+from intelbus.topic_reader import read_to_end
 from intelbus.topics import TopicMap
 from services.router.authorizations import AuthorizationFeed
 from services.router.checkpoint import TXN_TIMEOUT_S, Checkpoint, Retry
 from services.router.decisions import ChainBook
 from services.router.fanout import Fanout, FanoutTopics, Inbound
+from services.router.lifecycle import EXPIRY, EventState, Lifecycle
 from services.router.serdes import LaneSerdes
 
 __all__ = ["Lane", "LaneConfig", "RouterContext"]
@@ -66,17 +73,21 @@ class RouterContext:
     stop: threading.Event
     principals: Principals
     agencies: Mapping[str, str]  # inbound topic -> the agency whose publisher writes it
+    hit_deadlines: HitDeadlines
 
 
 @dataclass(frozen=True)
 class LaneConfig:
     name: str
-    topics: tuple[str, ...]  # one per publisher
+    # Each inbound topic (per publisher) and the record types it may carry.
+    topics: Mapping[str, tuple[type[Record], ...]]
     event_model: type[Lookout] | type[OfficerSafetyAlert]
     delivers_to: str  # the per-recipient topic role (deploy/topics.yaml): feed or alerts
     commit_interval_s: float
     # Low latency: send each produced message at once instead of lingering for a batch.
     linger_ms: int
+    # Keeps each event's state: updates, withdrawals and expiry (the lookout lane).
+    lifecycle: bool = False
 
 
 class Lane:
@@ -86,7 +97,13 @@ class Lane:
         self.config = config
         self.stop = context.stop
         self.chains = ChainBook(context.signer, context.policy.version)
-        self.serdes = LaneSerdes.create(settings, config.event_model)
+        carried = {model for models in config.topics.values() for model in models}
+        also = sorted(carried - {config.event_model}, key=lambda model: model.avro_name)
+        self.serdes = LaneSerdes.create(settings, config.event_model, *also)
+        self.lifecycle = Lifecycle() if config.lifecycle else None
+        self.lifecycle_topic = context.topics.lifecycle
+        # Each owned partition's next offset: where a timer's transaction commits it.
+        self._next: dict[tuple[str, int], int] = {}
         self.log = log.bind(lane=config.name)
         self.group = router_group(settings, config.name)
         self.transactional_id = router_transactional_id(settings, config.name)
@@ -106,9 +123,18 @@ class Lane:
         self.fanout = Fanout(
             engine,
             self.chains,
-            FanoutTopics(feeds, topics.decisions, topics.dead_letter, context.agencies),
+            FanoutTopics(
+                feeds,
+                topics.decisions,
+                topics.dead_letter,
+                context.agencies,
+                topics.lifecycle if self.lifecycle else None,
+                {r: topics.alerts(r) for r in engine.policy.recipients},
+            ),
             self.serdes.codecs,
             self.transactional_id,
+            lifecycle=self.lifecycle,
+            hit_deadlines=context.hit_deadlines,
         )
         self.consumer: Consumer = clients.consumer(
             settings,
@@ -120,6 +146,9 @@ class Lane:
                 # at once instead of waiting for its dead predecessor's session to expire.
                 "group.instance.id": self.transactional_id,
                 "session.timeout.ms": 15_000,
+                # Partition p of every publisher's topic to one member: the owner of an
+                # event's state sees every version and forgery of it (lifecycle.py).
+                "partition.assignment.strategy": "range",
             },
         )
         self.checkpoint = Checkpoint(
@@ -129,6 +158,7 @@ class Lane:
             self.chains,
             seals=self.fanout.seals,
             interval_s=config.commit_interval_s,
+            state=(self.lifecycle,) if self.lifecycle else (),
         )
 
     # -- setup ----------------------------------------------------------------------------
@@ -158,6 +188,9 @@ class Lane:
             self.checkpoint.abort("partitions revoked")
         for tp in partitions:
             self.chains.drop(tp.topic, tp.partition)
+            self._next.pop((tp.topic, tp.partition), None)
+        if self.lifecycle:
+            self.lifecycle.drop({tp.partition for tp in partitions})
         self.log.info("router.revoked", partitions=[tp.partition for tp in partitions])
 
     def _restore(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
@@ -165,6 +198,15 @@ class Lane:
         committed = clients.committed(self.consumer, partitions, timeout=TXN_TIMEOUT_S)
         for tp in committed:
             self.chains.restore(tp.topic, tp.partition, tp.metadata, tp.offset)
+            self._next[(tp.topic, tp.partition)] = max(tp.offset, 0)
+        if self.lifecycle:
+            owned = {tp.partition for tp in partitions}
+            self.lifecycle.drop(owned)
+            self.lifecycle.load(
+                EventState.decode(m.value() or b"")
+                for m in read_to_end(self.settings, self.lifecycle_topic)
+                if m.partition() in owned
+            )
         return committed
 
     # -- the loop -------------------------------------------------------------------------
@@ -177,7 +219,7 @@ class Lane:
             on_lost=self._on_revoke,
         )
         self.authorizations.catch_up()
-        self.log.info("router.lane_started", topics=self.config.topics, group=self.group)
+        self.log.info("router.lane_started", topics=list(self.config.topics), group=self.group)
         last_stats = time.monotonic()
         try:
             while not self.stop.is_set():
@@ -203,7 +245,7 @@ class Lane:
 
     def _step(self) -> None:
         self.authorizations.refresh()
-        first = self.consumer.poll(self.checkpoint.remaining(_IDLE_POLL_S))
+        first = self.consumer.poll(self.checkpoint.remaining(self._idle()))
         messages = [first] if first is not None else []
         if messages:
             messages += self.consumer.consume(_BATCH_MAX - 1, 0)
@@ -213,8 +255,35 @@ class Lane:
                 self._on_consumer_error(error)
                 continue
             self._route(message)
+        self._fire()
         if self.checkpoint.due():
             self.checkpoint.commit()
+
+    def _idle(self) -> float:
+        """How long to wait for input: until the next deadline at most."""
+        deadline = self.lifecycle.next_deadline() if self.lifecycle else None
+        if deadline is None:
+            return _IDLE_POLL_S
+        left = (deadline - dt.datetime.now(dt.UTC)).total_seconds()
+        return min(max(left, 0.0), _IDLE_POLL_S)
+
+    def _fire(self) -> None:
+        """Each deadline passed, in the transaction: every holder's notice of an event whose
+        validUntil passed, the escalation of a hit unanswered in time."""
+        if self.lifecycle is None:
+            return
+        now = dt.datetime.now(dt.UTC)
+        for event_id, hit_id in self.lifecycle.due(now):
+            # The state as it is now: an earlier deadline of the same event may have moved it.
+            state = self.lifecycle.get(event_id)
+            assert state is not None
+            records = (
+                self.fanout.expire(state, now)
+                if hit_id == EXPIRY
+                else self.fanout.escalate(state, hit_id, now)
+            )
+            source = (state.source[0], state.source[1])
+            self.checkpoint.add_timed(source, self._next[source], records)
 
     def _on_consumer_error(self, error: KafkaError) -> None:
         if error.fatal():
@@ -230,8 +299,18 @@ class Lane:
         except RegistryUnavailable as unavailable:
             raise Retry(f"schema registry unavailable: {unavailable}") from None
         else:
-            records = self.fanout.route(inbound, decoded, dt.datetime.now(dt.UTC))
+            topic = inbound.position.topic
+            carried = self.config.topics[topic]
+            if isinstance(decoded.record, carried):
+                records = self.fanout.route(inbound, decoded, dt.datetime.now(dt.UTC))
+            else:
+                names = ", ".join(model.avro_name for model in carried)
+                wrong = f"a {decoded.record.avro_name} on {topic}, which carries {names}"
+                records = self.fanout.reject(inbound, Rejected("wrong-schema", wrong))
         self.checkpoint.add(inbound.position, records)
+        self._next[(inbound.position.topic, inbound.position.partition)] = (
+            inbound.position.offset + 1
+        )
 
     def _rewind(self) -> None:
         """Seek back to the committed offsets (and chain heads) of every owned partition."""

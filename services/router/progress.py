@@ -15,7 +15,12 @@ from intelbus.topic_reader import read_to_end
 from intelbus.waiting import wait_for
 
 # The router's lanes, by the inbound topic role each reads (deploy/topics.yaml).
-LANE_OF_ROLE = {"lookouts": "lookouts", "officer_safety": "officer-safety"}
+LANE_OF_ROLE = {
+    "lookouts": "lookouts",
+    "outcomes": "lookouts",
+    "hits": "lookouts",
+    "officer_safety": "officer-safety",
+}
 
 __all__ = [
     "LaneProgress",

@@ -6,7 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from intelbus import serde
-from intelbus.models import ChainSeal, DisclosureAuthorization, Pointer, PolicyDecision, Record
+from intelbus.models import (
+    ChainSeal,
+    DisclosureAuthorization,
+    LifecycleNotice,
+    Pointer,
+    PolicyDecision,
+    Record,
+)
 from intelbus.reader import ContractReader
 from intelbus.serde import FastCodec
 from intelbus.settings import Settings
@@ -16,11 +23,12 @@ __all__ = ["Codecs", "LaneSerdes"]
 
 @dataclass(frozen=True)
 class Codecs:
-    """What a lane writes: redacted views (the events' own codec), pointers, decision records
-    and chain seals."""
+    """What a lane writes: redacted views (the events' own codec), pointers, lifecycle
+    notices, decision records and chain seals."""
 
     event: FastCodec
     pointer: FastCodec
+    notice: FastCodec
     decision: FastCodec
     seal: FastCodec
 
@@ -34,19 +42,23 @@ class LaneSerdes:
     codecs: Codecs
 
     @classmethod
-    def create(cls, settings: Settings, event_model: type[Record]) -> LaneSerdes:
+    def create(
+        cls, settings: Settings, event_model: type[Record], *also: type[Record]
+    ) -> LaneSerdes:
+        """Serdes of a lane that reads ``event_model`` (and ``also``: withdrawals)."""
         client = serde.registry_client(settings)
 
         def codec(model: type[Record]) -> FastCodec:
             return FastCodec.registered(client, model, settings.schemas_dir)
 
-        events = ContractReader.connect(settings, [event_model], client)
+        events = ContractReader.connect(settings, [event_model, *also], client)
         return cls(
             events,
             ContractReader.connect(settings, [DisclosureAuthorization], client),
             Codecs(
                 events.codec(event_model),
                 codec(Pointer),
+                codec(LifecycleNotice),
                 codec(PolicyDecision),
                 codec(ChainSeal),
             ),

@@ -14,8 +14,16 @@ from types import FrameType
 import structlog
 
 from intelbus.access.principals import load_principals
-from intelbus.models import Lookout, OfficerSafetyAlert
+from intelbus.models import (
+    CaseOutcome,
+    HitAnswer,
+    HitReport,
+    Lookout,
+    OfficerSafetyAlert,
+    Withdrawal,
+)
 from intelbus.names import topic_map
+from intelbus.policy.hits import load_hit_deadlines
 from intelbus.policy.policyset import PolicySet, load_policy_set
 from intelbus.settings import Settings
 from services.router.keys import router_signer
@@ -46,6 +54,7 @@ class Router:
         self.lane_names = lanes
         # Refuse to start on an invalid policy set (fail closed).
         self.policy = policy or load_policy_set(settings.policies_dir)
+        self.hit_deadlines = load_hit_deadlines(settings.policies_dir)
         self.topics = topic_map(settings)
         # Which agency published on each inbound topic: the broker lets only its publisher
         # write there, so this, not the event's text, is the event's proven originator.
@@ -62,20 +71,41 @@ class Router:
     def lanes(self) -> list[Lane]:
         s = self.settings
         context = RouterContext(
-            s, self.topics, self.policy, self.signer, self.stop, self.principals, self.agencies
+            s,
+            self.topics,
+            self.policy,
+            self.signer,
+            self.stop,
+            self.principals,
+            self.agencies,
+            self.hit_deadlines,
         )
         configs = {
             "lookouts": LaneConfig(
                 "lookouts",
-                tuple(self.topics.lookouts(p.id) for p in self.principals.publishers),
+                # Outcomes and hits are co-partitioned with the lookouts they are about
+                # (lifecycle.py); each topic carries its own record types only.
+                {
+                    topic: carried
+                    for p in self.principals.publishers
+                    for topic, carried in (
+                        (self.topics.lookouts(p.id), (Lookout, Withdrawal)),
+                        (self.topics.outcomes(p.id), (CaseOutcome,)),
+                        (self.topics.hits(p.id), (HitReport, HitAnswer)),
+                    )
+                },
                 Lookout,
                 "feed",
                 s.commit_interval_ms / 1000,
                 5,
+                lifecycle=True,
             ),
             "officer-safety": LaneConfig(
                 "officer-safety",
-                tuple(self.topics.officer_safety(p.id) for p in self.principals.publishers),
+                {
+                    self.topics.officer_safety(p.id): (OfficerSafetyAlert,)
+                    for p in self.principals.publishers
+                },
                 OfficerSafetyAlert,
                 "alerts",
                 s.alert_commit_interval_ms / 1000,
