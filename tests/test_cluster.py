@@ -233,6 +233,33 @@ def test_registry_outage_delays_events_but_never_dead_letters_or_parks(
     assert _cbp_feed(cluster_bus) == everything
 
 
+def test_a_router_started_while_the_registry_is_away_waits_for_it(
+    cluster: LocalStack, cluster_bus: Bus
+) -> None:
+    """A router cannot start its lanes without our schemas' ids. Started during an outage it
+    says it waits, stops cleanly when told to, and otherwise routes what was published
+    meanwhile once the registry is back: no traceback, no failed lane."""
+    settings = cluster_bus.settings
+    batch = [Publisher(settings).encode(factories.lookout()) for _ in range(2)]
+
+    def waiting(logs: list[dict[str, Any]]) -> bool:
+        return any(e["event"] == "router.registry_unavailable" for e in logs)
+
+    cluster.registry.stop()
+    try:
+        with capture_logs() as logs, running_router(settings):  # stopped while it waits
+            wait_for(lambda: waiting(logs), timeout=60, what="the router to wait")
+        with capture_logs() as logs, running_router(settings) as router:
+            wait_for(lambda: waiting(logs), timeout=60, what="the router to wait")
+            _send(settings, batch)
+            cluster.up()
+            wait_until_all_routed(settings)
+            assert not router.failures
+    finally:
+        cluster.up()
+    assert {o.event_id for o in batch} <= _cbp_feed(cluster_bus)
+
+
 def _fault_suite(cluster: LocalStack, plan: Plan, workdir: Path) -> Outcome:
     outcome = run_chaos(cluster, plan, workdir, workdir / "keys", say=print)
     print("\n".join(outcome.lines()))
@@ -274,7 +301,8 @@ def test_fault_suite_catches_a_router_that_is_only_at_least_once(
     """The same suite with exactly once broken on purpose (tests/chaos/at_least_once_router:
     no transaction, offsets committed after the records): one SIGKILL of the router and the
     checker counts what its successor routed again: duplicated decisions and deliveries, out
-    of order, chains that do not verify."""
+    of order, chains that do not verify. (It may lose some too: its lifecycle state can say
+    an event was routed whose deliveries never left; the successor then changes nothing.)"""
     plan = Plan(
         events=1000,
         rate=200,
@@ -296,5 +324,4 @@ def test_fault_suite_catches_a_router_that_is_only_at_least_once(
     assert report.duplicate_decisions > 0
     assert report.duplicate_deliveries > 0
     assert not report.chains_verify
-    assert report.lost == 0
     assert not report.ok
