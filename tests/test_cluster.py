@@ -17,7 +17,7 @@ import json
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -242,7 +242,7 @@ def test_a_router_started_while_the_registry_is_away_waits_for_it(
     settings = cluster_bus.settings
     batch = [Publisher(settings).encode(factories.lookout()) for _ in range(2)]
 
-    def waiting(logs: list[dict[str, Any]]) -> bool:
+    def waiting(logs: list[MutableMapping[str, Any]]) -> bool:
         return any(e["event"] == "router.registry_unavailable" for e in logs)
 
     cluster.registry.stop()
