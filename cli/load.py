@@ -4,14 +4,13 @@ the broker's answer to each (producers/load.py), for ``intelbus check``."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
+from cli.publish import validated_records
 from intelbus.acks import AckWriter
-from intelbus.models import Lookout, OfficerSafetyAlert, Record
+from intelbus.models import Lookout, OfficerSafetyAlert
 from intelbus.settings import Settings
-from producers.input import parse_file
 from producers.load import publish_recorded
 
 __all__ = ["register"]
@@ -20,7 +19,6 @@ KINDS: dict[str, type[Lookout] | type[OfficerSafetyAlert]] = {
     "lookout": Lookout,
     "alert": OfficerSafetyAlert,
 }
-_SHOWN_PROBLEMS = 20
 
 
 def register(commands: Any) -> None:
@@ -39,12 +37,8 @@ def register(commands: Any) -> None:
 
 
 def _load(args: argparse.Namespace, settings: Settings) -> int:
-    records: list[Record] = []
-    _, problems = parse_file(args.file, KINDS[args.kind], records.append, settings)
-    if problems:
-        for problem in problems[:_SHOWN_PROBLEMS]:
-            print(f"{args.file}: {problem}", file=sys.stderr)
-        print(f"nothing was published: {len(problems)} invalid record(s)", file=sys.stderr)
+    records = validated_records(args.file, KINDS[args.kind], settings)
+    if records is None:
         return 1
     with AckWriter(args.acks) as acks:
         result = publish_recorded(settings, records, acks, rate=args.rate)
