@@ -29,6 +29,7 @@ from confluent_kafka.admin import ConfigResource
 from confluent_kafka.schema_registry import Schema
 from structlog.testing import capture_logs
 
+from cli import main
 from consumers.feed import FeedItem
 from consumers.subscriber import Subscriber
 from deploy.stack.cluster import NODE_PORT_STEP
@@ -129,6 +130,23 @@ def test_three_voters_and_every_topic_on_three_brokers_two_in_sync(
         config = admin.describe_configs([resource])[resource].result(30)
         assert config["min.insync.replicas"].value == "2", topic
     assert LocalStack(cluster.settings, say=lambda _: None).cluster == cluster.cluster
+
+
+def test_access_apply_never_restarts_a_broker(
+    cluster: LocalStack, cluster_bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`access apply` gives the local registry the current passwords and so may restart it;
+    it never touches a broker. Run here as a user pointing the CLI at the cluster by its
+    home and addresses alone (no port variables: this shell would render the nodes'
+    configuration differently), every broker keeps running."""
+    for name, value in cluster_bus.settings.as_env().items():
+        monkeypatch.setenv(name, value)
+    brokers = [kafka.process.pid() for kafka in cluster.nodes]
+    assert main(["access", "apply"]) == 0
+    try:
+        assert [kafka.process.pid() for kafka in cluster.nodes] == brokers
+    finally:
+        cluster.up()
 
 
 @dataclass(frozen=True)

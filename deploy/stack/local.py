@@ -265,21 +265,7 @@ class LocalStack:
         if stopped:
             self._start_kafka(stopped, jdk, artifacts)
         if self.registry.pid() is None:
-            ensure_free(s.registry_port, "schema registry")
-            ensure_free(s.registry_management_port, "schema registry health")
-            self.say(f"starting Apicurio Registry {artifacts.registry_version} ...")
-            self.registry.start(
-                nodes.registry_argv(
-                    jdk.java,
-                    artifacts.registry_jar,
-                    data_dir=s.home / "registry" / "data",
-                    port=s.registry_port,
-                    management_port=s.registry_management_port,
-                    heap=s.registry_heap,
-                    marker=self.registry.marker,
-                ),
-                cwd=s.home / "registry",
-            )
+            self._start_registry(jdk, artifacts)
         processes = [kafka.process for kafka in self.nodes]
         self._await(processes, self.kafka_ready, "Kafka to answer a metadata request")
         self._await(processes, self.transactions_ready, "Kafka's transaction coordinator")
@@ -292,6 +278,37 @@ class LocalStack:
             f"  data      {s.home}"
         )
         return True
+
+    def restart_registry_for_users(self) -> bool:
+        """A running registry restarted (it alone: the brokers are left as they are) if its
+        users no longer match the principals and their passwords. True if it restarted."""
+        if self.registry.pid() is None or not self.refresh_registry_users():
+            return False
+        s = self.settings
+        artifacts = ensure_artifacts(
+            s.artifact_cache, s.kafka_versions, s.registry_versions, self.say
+        )
+        self._start_registry(find_java(s.java_home), artifacts)
+        self._await([self.registry], self.registry_ready, "the registry's health check")
+        return True
+
+    def _start_registry(self, jdk: Jdk, artifacts: Artifacts) -> None:
+        s = self.settings
+        ensure_free(s.registry_port, "schema registry")
+        ensure_free(s.registry_management_port, "schema registry health")
+        self.say(f"starting Apicurio Registry {artifacts.registry_version} ...")
+        self.registry.start(
+            nodes.registry_argv(
+                jdk.java,
+                artifacts.registry_jar,
+                data_dir=s.home / "registry" / "data",
+                port=s.registry_port,
+                management_port=s.registry_management_port,
+                heap=s.registry_heap,
+                marker=self.registry.marker,
+            ),
+            cwd=s.home / "registry",
+        )
 
     def _start_kafka(self, stopped: list[KafkaProcess], jdk: Jdk, artifacts: Artifacts) -> None:
         s = self.settings
