@@ -208,7 +208,8 @@ def test_the_compose_cluster_publishes_what_each_node_listens_on(tmp_path: Path)
     """docker-compose.cluster.yml (not run here: no Docker engine) mounts node n's rendered
     configuration and publishes on loopback the client port that configuration advertises,
     with the default ports."""
-    stack = LocalStack(Settings(home=tmp_path), say=lambda _: None, brokers=3)
+    defaults = Settings(home=tmp_path, kafka_port=9092, controller_port=9093, internal_port=9094)
+    stack = LocalStack(defaults, say=lambda _: None, brokers=3)  # whatever this shell sets
     configs = stack.init_for_docker()
     compose = yaml.safe_load((ROOT / "docker-compose.cluster.yml").read_text())
     for n, config in enumerate(configs, start=1):
