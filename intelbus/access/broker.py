@@ -27,6 +27,7 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
+from intelbus import clients
 from intelbus.access.grants import Grant, Operation, Resource, plan
 from intelbus.access.principals import Principals
 from intelbus.secrets import SecretStore
@@ -190,15 +191,31 @@ def apply_access(
         if stale not in known and revoke(admin, settings, stale):
             done.append(f"revoked user {stale} (no longer in principals.yaml)")
     if done:
-        # The broker acknowledges ACL changes before it enforces them: return once it
-        # describes (and so authorizes with) exactly the data, so nobody is refused or
-        # allowed by a change still in flight.
+        # A broker acknowledges ACL changes before it enforces them, and each broker of a
+        # cluster applies them from its own copy of the metadata, at its own pace: return
+        # once every broker describes (and so authorizes with) exactly the data, so nobody
+        # is refused or allowed by a change still in flight.
+        brokers = _each_broker(admin, settings)
         wait_for(
-            lambda: not inspect_access(admin, settings, topics, principals).drift,
+            lambda: (
+                not any(inspect_access(one, settings, topics, principals).drift for one in brokers)
+            ),
             timeout=_TIMEOUT_S,
-            what="the broker to enforce the new users and ACLs",
+            what="every broker to enforce the new users and ACLs",
         )
     return done
+
+
+def _each_broker(admin: AdminClient, settings: Settings) -> list[AdminClient]:
+    """An admin client bootstrapped from each broker of the cluster alone (its requests go
+    to that broker)."""
+    brokers = admin.list_topics(timeout=_TIMEOUT_S).brokers.values()
+    return [
+        clients.admin(
+            settings.model_copy(update={"bootstrap_servers_override": f"{b.host}:{b.port}"})
+        )
+        for b in brokers
+    ]
 
 
 def drop_prefixed(admin: AdminClient, prefixes: tuple[str, ...]) -> int:
