@@ -77,6 +77,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     settings = Settings(
         home=tmp_path_factory.mktemp("cluster"),
         cache_dir=Settings().artifact_cache,  # reuse the fetched artifacts
+        # Its own addresses, even where the shell points intelbus at another stack.
+        bootstrap_servers_override=None,
+        schema_registry_url_override=None,
         kafka_port=_strided_port(),
         controller_port=_strided_port(),
         internal_port=_strided_port(),

@@ -33,6 +33,9 @@ def _private_settings(home: Path, **overrides: object) -> Settings:
     return Settings(
         home=home,
         cache_dir=Settings().artifact_cache,  # reuse the fetched artifacts
+        # Its own addresses, even where the shell points intelbus at another stack.
+        bootstrap_servers_override=None,
+        schema_registry_url_override=None,
         **(ports | overrides),  # type: ignore[arg-type]
     )
 
