@@ -14,6 +14,7 @@ from cli import (
     access,
     asyncapi,
     audit,
+    console,
     demo,
     hit,
     policy,
@@ -44,6 +45,7 @@ GROUPS = (
     router,
     subscribe,
     audit,
+    console,
 )
 
 

@@ -1,0 +1,90 @@
+"""For the console's tests and bench: synthetic decision records (varied enough to search),
+written straight to the decisions topic or into a store; and the console's CLI run as a
+separate process (to be killed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from intelbus import clients, serde
+from intelbus.models import Decision, EventKind, PolicyDecision
+from intelbus.position import Position
+from intelbus.settings import Settings
+
+__all__ = ["RECIPIENTS", "RULES", "console_process", "produce_decisions", "synthetic_decisions"]
+
+RECIPIENTS = ("cbp", "ice", "jttf-miami", "best-laredo", "ibet-blaine")
+RULES = ("eu-pnr", "third-agency", "noforn", "tlp", "sensitive-terms", "disclosure")
+_DECISIONS = (Decision.DELIVER, Decision.DELIVER_REDACTED, Decision.POINTER, Decision.DENY)
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def synthetic_decisions(count: int, start: int = 0) -> Iterator[PolicyDecision]:
+    """``count`` decisions over about a year, about a hundred per event."""
+    for i in range(start, start + count):
+        decision = _DECISIONS[i % len(_DECISIONS)]
+        transfer = i % 97 == 0
+        yield PolicyDecision(
+            decision_id=f"dec-{i}",
+            event_id=f"lk-{i // 100}",
+            event_version=1 + i % 3,
+            event_kind=EventKind.LOOKOUT,
+            recipient=RECIPIENTS[i % len(RECIPIENTS)],
+            decision=decision,
+            rules=[RULES[i % len(RULES)], RULES[(i // 7) % len(RULES)]],
+            removed_fields=["pnr"] if decision is Decision.DELIVER_REDACTED else [],
+            authorization_ids=[f"auth-{i % 50}"] if transfer else [],
+            onward_transfer=transfer,
+            carried_eu_pnr=i % 3 == 0,
+            delivered_eu_pnr=transfer or (i % 3 == 0 and decision is Decision.DELIVER),
+            notifications=[],
+            reason="synthetic",
+            policy_version=f"policy-{i % 4}",
+            decided_at=START + dt.timedelta(seconds=30 * i),
+            source_topic="intel.inbound.lookouts.cbp",
+            source_partition=i % 6,
+            source_offset=i,
+            feed_topic=None,
+            chain=f"intel.inbound.lookouts.cbp/{i % 6}@0",
+            sequence=i,
+            previous_hash="0" * 64,
+            hash=f"{i:064x}",
+        )
+
+
+def produce_decisions(
+    settings: Settings, topic: str, records: list[PolicyDecision]
+) -> set[Position]:
+    """Write ``records`` to the decisions topic; where each landed."""
+    writer = serde.RecordSerializer(
+        serde.registry_client(settings), PolicyDecision, settings.schemas_dir
+    )
+    landed: set[Position] = set()
+    producer = clients.producer(settings, "console-test")
+    for record in records:
+        producer.produce(
+            topic,
+            writer.serialize(record, topic),
+            record.event_id.encode(),
+            on_delivery=lambda err, msg: landed.add(Position.of(msg)) if err is None else None,
+        )
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    assert len(landed) == len(records), "some records were not written"
+    return landed
+
+
+def console_process(directory: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``intelbus console --dir DIRECTORY ARGS`` in a process of its own (the environment's
+    settings: those of the test's bus)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli", "console", "--dir", str(directory), *args],
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
