@@ -9,15 +9,18 @@ follower (until SIGTERM), ``rebuild`` makes the store again from the topics.
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from cli.audit import as_reviewer
+from cli.audit import as_reviewer, verify_bus
+from consumers.audit.trust import read_trusted_keys
 from consumers.console_store.follow import Follower
 from consumers.console_store.store import Store
+from intelbus.names import topic_map
 from intelbus.progress import Progress
 from intelbus.secrets import make_private_directory
 from intelbus.settings import Settings
@@ -107,4 +110,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from services.console.server import serve  # noqa: PLC0415
 
     directory = console_dir(args, settings)
-    return serve(as_reviewer(settings), directory / STORE_FILE, directory, args)
+    verify = None
+    if args.trusted_keys is not None:
+        trusted = read_trusted_keys(args.trusted_keys)  # a bad file fails now, not on the page
+        topic = topic_map(settings).decisions
+        verify = functools.partial(verify_bus, settings, topic, trusted)
+    return serve(as_reviewer(settings), directory / STORE_FILE, directory, args, verify)

@@ -4,19 +4,37 @@ separate process (to be killed)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from cli.audit import as_reviewer, verify_bus
+from consumers.audit.log import read_decision_log
+from consumers.audit.trust import read_trusted_keys
+from consumers.console_store.store import open_reader
 from intelbus import clients, serde
 from intelbus.models import Decision, EventKind, PolicyDecision
+from intelbus.names import topic_map
 from intelbus.position import Position
 from intelbus.settings import Settings
+from intelbus.waiting import wait_for
+from services.console.server import ConsoleServer
 
-__all__ = ["RECIPIENTS", "RULES", "console_process", "produce_decisions", "synthetic_decisions"]
+__all__ = [
+    "RECIPIENTS",
+    "RULES",
+    "caught_up",
+    "console_process",
+    "produce_decisions",
+    "running_console",
+    "stored",
+    "synthetic_decisions",
+]
 
 RECIPIENTS = ("cbp", "ice", "jttf-miami", "best-laredo", "ibet-blaine")
 RULES = ("eu-pnr", "third-agency", "noforn", "tlp", "sensitive-terms", "disclosure")
@@ -88,3 +106,34 @@ def console_process(directory: Path, *args: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+@contextlib.contextmanager
+def running_console(
+    settings: Settings, directory: Path, trusted_keys: Path | None = None
+) -> Iterator[ConsoleServer]:
+    """The console on a free port, reading the bus as the reviewer, verifying the chains
+    with ``trusted_keys`` (when given) as `intelbus console serve --trusted-keys` does."""
+    verify = None
+    if trusted_keys is not None:
+        verify = functools.partial(
+            verify_bus, settings, topic_map(settings).decisions, read_trusted_keys(trusted_keys)
+        )
+    with ConsoleServer(
+        as_reviewer(settings), directory / "store.sqlite", directory, verify, port=0
+    ) as console:
+        yield console
+
+
+def stored(console: ConsoleServer) -> int:
+    """Decisions in the console's store."""
+    with open_reader(console.state.store_path) as db:
+        return int(db.execute("SELECT count(*) FROM decisions").fetchone()[0])
+
+
+def caught_up(console: ConsoleServer, settings: Settings) -> None:
+    """Wait until the console's store holds every decision of the topic now."""
+    expected = sum(
+        1 for e in read_decision_log(settings, topic_map(settings).decisions) if e.decision
+    )
+    wait_for(lambda: stored(console) >= expected, timeout=120, what=f"{expected} decisions stored")
