@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import functools
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from consumers.audit.log import read_decision_log
 from consumers.audit.trust import read_trusted_keys
 from consumers.console_store.store import open_reader
 from intelbus import clients, serde
+from intelbus.chain import decision_hash
 from intelbus.models import Decision, EventKind, PolicyDecision
 from intelbus.names import topic_map
 from intelbus.position import Position
@@ -26,10 +28,13 @@ from intelbus.waiting import wait_for
 from services.console.server import ConsoleServer
 
 __all__ = [
+    "CHROMIUM_MISSING",
     "RECIPIENTS",
     "RULES",
     "caught_up",
+    "chromium",
     "console_process",
+    "forge_decision",
     "produce_decisions",
     "running_console",
     "stored",
@@ -137,3 +142,37 @@ def caught_up(console: ConsoleServer, settings: Settings) -> None:
         1 for e in read_decision_log(settings, topic_map(settings).decisions) if e.decision
     )
     wait_for(lambda: stored(console) >= expected, timeout=120, what=f"{expected} decisions stored")
+
+
+CHROMIUM_MISSING = (
+    "the console's browser tests need Debian's chromium: `apt-get install chromium` "
+    "(`make test` installs it when run as root with apt)"
+)
+
+
+def chromium() -> str:
+    """Where Debian's chromium is; the browser tests fail (never skip) without it."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        raise FileNotFoundError(CHROMIUM_MISSING)
+    return found
+
+
+def forge_decision(settings: Settings) -> Position:
+    """A forger who can write the decisions topic appends a well-formed, correctly hashed
+    decision linked to the longest chain's head, which no seal vouches for; where it is."""
+    topic = topic_map(settings).decisions
+    head = max(
+        (e.decision for e in read_decision_log(settings, topic) if e.decision),
+        key=lambda d: d.sequence,
+    )
+    forged = head.to_avro() | {
+        "decisionId": f"{head.chain}#{head.sequence + 1}",
+        "recipient": "ibet-blaine",
+        "decision": "DELIVER",
+        "sequence": head.sequence + 1,
+        "previousHash": head.hash,
+    }
+    forged["hash"] = decision_hash(forged)
+    [position] = produce_decisions(settings, topic, [PolicyDecision.model_validate(forged)])
+    return position
