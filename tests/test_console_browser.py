@@ -110,7 +110,7 @@ def test_log_in_search_open_a_story_and_export_csv(
     story = page.locator("table.story tbody tr")
     expect(story.first).to_be_visible()
     # Every recipient's decision, not only ICE's.
-    assert len(set(story.locator("td:nth-child(3)").all_inner_texts())) > 1
+    assert len(set(story.locator("td:nth-child(2)").all_inner_texts())) > 1
     expect(page.get_by_role("heading", name="Onward transfers")).to_be_visible()
 
 

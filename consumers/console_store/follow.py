@@ -117,9 +117,11 @@ class Follower:
                         tracker.seen(message)
                 if on_batch and messages:
                     on_batch(len(messages))
-                tracker.check_positions(consumer)
+                if not messages:  # only transaction markers can be left: ask where we are
+                    tracker.check_positions(consumer)
         finally:
             consumer.close()
+        self.store.analyze()
         return self.stored
 
     def follow(self, stop: threading.Event, caught_up: threading.Event | None = None) -> None:

@@ -4,7 +4,6 @@ by any number of readers at once (WAL: readers never wait for the writer)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -12,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from consumers.console_store.schema import create
-from intelbus.jsonout import dumps
 from intelbus.models import PolicyDecision
 from intelbus.position import Position
 
@@ -36,7 +34,7 @@ class StoredDecision:
         return cls(
             row["id"],
             Position(row["topic"], row["partition"], row["offset"]),
-            PolicyDecision.model_validate(json.loads(row["record"])),
+            PolicyDecision.model_validate_json(row["record"]),
         )
 
 
@@ -87,6 +85,12 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    def analyze(self) -> None:
+        """Statistics for the query planner: without them it may walk a whole index in the
+        order asked (by event, say) instead of the few rows a time range selects."""
+        with self._db:
+            self._db.execute("ANALYZE")
+
     def offsets(self) -> dict[Partition, int]:
         """The next offset to read of every partition stored so far."""
         rows = self._db.execute("SELECT topic, partition, next_offset FROM consumed")
@@ -122,7 +126,7 @@ class Store:
                         d.onward_transfer,
                         d.carried_eu_pnr,
                         d.delivered_eu_pnr,
-                        dumps(d.to_avro()),
+                        d.model_dump_json(by_alias=True),
                     ),
                 )
                 row = cursor.lastrowid
@@ -131,11 +135,11 @@ class Store:
                     [(row, rule) for rule in d.rules],
                 )
                 db.executemany(
-                    "INSERT INTO decision_authorizations (decision, authorization) VALUES (?, ?)",
+                    "INSERT INTO decision_authorizations (decision, authorization_id) VALUES (?, ?)",
                     [(row, authorization) for authorization in d.authorization_ids],
                 )
             db.executemany(
-                "INSERT INTO dead_letters (topic, partition, offset, at, reason, source)"
+                "INSERT INTO dead_letters (topic, partition, offset, at_ms, reason, source)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (

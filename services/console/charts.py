@@ -42,6 +42,9 @@ def lines(
     periods = sorted({p for points in series.values() for p in points})
     if not periods:
         return Markup('<p class="empty">{}: nothing yet.</p>').format(title)
+    if len(periods) == 1:  # a line needs two periods: the one period's counts as bars
+        counts = sorted(((n, sum(p.values())) for n, p in series.items()), key=lambda x: -x[1])
+        return bars(f"{title} ({periods[0]})", counts)
     left, bottom, top_pad, right = 56, 40, 10, 10
     plot_w, plot_h = width - left - right, height - bottom - top_pad
     top = max(c for points in series.values() for c in points.values()) or 1
@@ -74,6 +77,13 @@ def lines(
             f'<polyline class="line s{n % _PALETTE}" points="{path}"><title>{escape(name)}'
             "</title></polyline>"
         )
+        if len(periods) <= 40:  # points a reader can see (one period alone draws no line)
+            parts += [
+                f'<circle class="s{n % _PALETTE}" cx="{x(i):.1f}" cy="{y(points[p]):.1f}" '
+                f'r="3"><title>{escape(name)} {escape(p)}: {points[p]:,}</title></circle>'
+                for i, p in enumerate(periods)
+                if p in points
+            ]
     parts.append("</svg>")
     legend = "".join(
         f'<li><span class="key s{n % _PALETTE}"></span>{escape(name)}</li>'
