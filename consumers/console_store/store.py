@@ -135,7 +135,8 @@ class Store:
                     [(row, rule) for rule in d.rules],
                 )
                 db.executemany(
-                    "INSERT INTO decision_authorizations (decision, authorization_id) VALUES (?, ?)",
+                    "INSERT INTO decision_authorizations (decision, authorization_id)"
+                    " VALUES (?, ?)",
                     [(row, authorization) for authorization in d.authorization_ids],
                 )
             db.executemany(
