@@ -19,8 +19,21 @@ from tests.audit_log import route_examples
 from tests.conftest import Bus
 from tests.console_helpers import caught_up, running_console
 
-# Every route of the app with a path to ask it by (the public login page and stylesheet
-# aside), and the method.
+# Every route of the app (by its template) with a path to ask it by, and the method; the
+# login page and the stylesheet are the only public ones.
+ROUTES = {
+    "/login",
+    "/logout",
+    "/",
+    "/decisions",
+    "/export/decisions.{fmt:str}",
+    "/events/{event_id:path}",
+    "/chains",
+    "/chains/check",
+    "/reports",
+    "/live",
+    "/static",
+}
 GUARDED = [
     ("GET", "/"),
     ("GET", "/decisions"),
@@ -90,6 +103,9 @@ def _password(console: ConsoleServer) -> str:
 
 
 def test_no_route_answers_without_a_session(console: ConsoleServer) -> None:
+    assert {getattr(route, "path", "") for route in console.app.routes} == ROUTES, (
+        "a route this test does not ask"
+    )
     client = Client(console.url)
     for method, path in GUARDED:
         for accept in ("text/html", "*/*"):

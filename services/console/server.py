@@ -4,6 +4,7 @@ server (uvicorn), each on a thread of its own; ``serve`` runs them until SIGTERM
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import signal
 import sys
 import threading
@@ -46,8 +47,9 @@ class ConsoleServer:
         self.state = ConsoleState(
             store_path, settings.principal, Credential(directory).verifier(), self.checker
         )
+        self.app = create_app(self.state)
         config = uvicorn.Config(
-            create_app(self.state),
+            self.app,
             host=host,
             port=port,
             log_level="warning",
@@ -114,5 +116,11 @@ def serve(
         )
         if verify is None:
             print("  chains not checked: pass --trusted-keys FILE", file=sys.stderr)
+        if not ipaddress.ip_address(args.host).is_loopback:
+            print(
+                f"  WARNING: listening on {args.host} in plain HTTP: put it behind a TLS proxy "
+                "or keep it on 127.0.0.1",
+                file=sys.stderr,
+            )
         stop.wait()
     return 0
