@@ -65,9 +65,10 @@ def _questions(rows: int) -> dict[str, Callable[[random.Random], tuple[DecisionF
     """name -> a draw of (criteria, sort, page)."""
     span_s = rows * 30  # synthetic decisions are 30 s apart
 
-    def week(r: random.Random) -> tuple[dt.datetime, dt.datetime]:
+    def week(r: random.Random, **criteria: Any) -> DecisionFilter:
+        """``criteria`` in a week drawn at random."""
         since = START + dt.timedelta(seconds=r.randrange(max(1, span_s - 7 * 86400)))
-        return since, since + dt.timedelta(days=7)
+        return DecisionFilter(since=since, until=since + dt.timedelta(days=7), **criteria)
 
     return {
         "newest, no filter": lambda r: (DecisionFilter(), "decided", 0),
@@ -88,13 +89,9 @@ def _questions(rows: int) -> dict[str, Callable[[random.Random], tuple[DecisionF
             "decided",
             0,
         ),
-        "a week, oldest first": lambda r: (
-            DecisionFilter(since=week(r)[0], until=week(r)[1]),
-            "decided",
-            0,
-        ),
+        "a week": lambda r: (week(r), "decided", 0),
         "policy version in a week": lambda r: (
-            DecisionFilter(policy_version=f"policy-{r.randrange(4)}", since=week(r)[0]),
+            week(r, policy_version=f"policy-{r.randrange(4)}"),
             "decided",
             0,
         ),
@@ -103,11 +100,7 @@ def _questions(rows: int) -> dict[str, Callable[[random.Random], tuple[DecisionF
             "decided",
             20,
         ),
-        "rule and time, sorted by event": lambda r: (
-            DecisionFilter(rule=r.choice(RULES), since=week(r)[0], until=week(r)[1]),
-            "event",
-            0,
-        ),
+        "rule in a week, sorted by event": lambda r: (week(r, rule=r.choice(RULES)), "event", 0),
     }
 
 
