@@ -133,6 +133,9 @@ def test_wrong_password_is_refused_and_logins_are_rate_limited(console: ConsoleS
     forged = Client(console.url)
     form = {"csrf": "guess", "user": "reviewer", "password": _password(console)}
     assert forged.request("POST", "/login", form)[0] == 400
+    # An oversized form is refused before it is read.
+    huge = {"csrf": "x", "user": "reviewer", "password": "x" * 10_000}
+    assert forged.request("POST", "/login", huge)[0] == 413
     for _ in range(3):
         client.login("reviewer", "wrong")
     status, page = client.login("reviewer", _password(console))  # sixth try in the window

@@ -48,6 +48,7 @@ _HEADERS = {
     "Cache-Control": "no-store",
 }
 _PAGE_SIZE = 50
+_MAX_FORM_BYTES = 4096
 
 
 @dataclass
@@ -66,6 +67,13 @@ def _session(request: Request) -> Session:
     return session
 
 
+def _small_body(request: Request) -> bool:
+    """Forms are a few fields: a body without a declared length, or a longer one, is refused
+    before it is read."""
+    length = request.headers.get("content-length", "")
+    return length.isdigit() and int(length) <= _MAX_FORM_BYTES
+
+
 def _csrf_ok(expected: str, given: object) -> bool:
     return isinstance(given, str) and hmac.compare_digest(expected.encode(), given.encode())
 
@@ -75,7 +83,11 @@ class _RequireSession(BaseHTTPMiddleware):
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         state: ConsoleState = request.app.state.console
-        if request.url.path in _PUBLIC:
+        if request.method == "POST" and not _small_body(request):
+            response = Response(
+                f"a form of at most {_MAX_FORM_BYTES} bytes, with its length\n", 413
+            )
+        elif request.url.path in _PUBLIC:
             response = await call_next(request)
         else:
             session = state.sessions.get(request.cookies.get(SESSION_COOKIE))
