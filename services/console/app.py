@@ -60,6 +60,7 @@ class ConsoleState:
     sessions: Sessions = field(default_factory=Sessions)
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     live_interval_s: float = 1.0
+    store_problem: str | None = None  # why the store stopped following the log, if it did
 
 
 def _session(request: Request) -> Session:
@@ -116,7 +117,11 @@ class _Pages:
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         session = getattr(request.state, "session", None)
-        context |= {"session": session, "principal": self.state.principal}
+        context |= {
+            "session": session,
+            "principal": self.state.principal,
+            "store_problem": self.state.store_problem,
+        }
         return self.templates.TemplateResponse(request, name, context, status_code=status)
 
     def query(self, work: Callable[[sqlite3.Connection], Any]) -> Awaitable[Any]:

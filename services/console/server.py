@@ -56,7 +56,6 @@ class ConsoleServer:
             timeout_graceful_shutdown=2,  # live streams stay open: do not wait for them
         )
         self.server = uvicorn.Server(config)
-        self.follower_error: BaseException | None = None
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._follow, name="console-store", daemon=True),
@@ -66,9 +65,9 @@ class ConsoleServer:
     def _follow(self) -> None:
         try:
             Follower(self.settings, self.store).follow(self._stop)
-        except Exception as error:  # the pages still serve what is stored
-            self.follower_error = error
-            log.error("console_store_stopped", error=str(error))
+        except Exception as error:  # the pages still serve what is stored, and say so
+            self.state.store_problem = str(error) or repr(error)
+            log.error("console_store_stopped", error=self.state.store_problem)
 
     @property
     def url(self) -> str:
