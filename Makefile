@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench chaos lock clean
+.PHONY: demo test lint bench chaos lock clean chromium
 
 # pyproject.toml keeps version ranges; requirements.lock pins (with hashes) what is installed,
 # so every machine gets the same packages. `make lock` regenerates it.
@@ -26,7 +26,17 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-test: lint
+# The console's browser tests drive Debian's chromium: installed here when missing where we
+# may (root, apt); otherwise named, and the browser tests fail saying what to install.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    else \
+	        echo "make test: the console's browser tests need Debian's chromium: sudo apt-get install chromium" >&2; \
+	    fi; }
+
+test: lint chromium
 	$(BIN)/pytest
 
 # The fault suite on a three-broker cluster of its own (~/.intelbus-chaos, clients on ports

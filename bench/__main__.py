@@ -36,6 +36,7 @@ from bench.common import (
     preload,
     run_until_consumed,
 )
+from bench.console import render_console, run_console
 from bench.deadlines import render_deadlines, run_deadlines
 from bench.fuzz import render_fuzz, run_fuzz
 from bench.latency import LatencyRun, run_latency
@@ -285,6 +286,9 @@ class Benchmarks:
     def hit_deadlines(self) -> None:
         self.results["hit_deadlines"] = run_deadlines(100_000, spread_s=100.0, window_s=20.0)
 
+    def console(self) -> None:
+        self.results["console"] = run_console(self.settings)
+
     def decode_fuzz(self) -> None:
         self.results["decode_fuzz"] = run_fuzz(self.settings, self.args.fuzz_cases, self.args.seed)
 
@@ -367,6 +371,8 @@ def render(results: dict[str, Any]) -> str:
     lines.append(results["router_profile_fanout_3"].strip("\n"))
     lines += ["", render_deadlines(results["hit_deadlines"])]
     lines += ["", render_fuzz(results["decode_fuzz"])]
+    if "console" in results:
+        lines += ["", render_console(results["console"])]
     return "\n".join(lines)
 
 
@@ -394,6 +400,7 @@ def main() -> None:
         bench.officer_safety_latency()
         bench.hit_deadlines()
         bench.decode_fuzz()
+        bench.console()
     finally:
         if not args.keep_topics:
             _say(f"dropped the run's topics ({drop_namespaces(bench.settings)}) and their ACLs")

@@ -15,6 +15,7 @@ from cli import (
     asyncapi,
     audit,
     check,
+    console,
     demo,
     hit,
     load,
@@ -48,6 +49,7 @@ GROUPS = (
     subscribe,
     audit,
     check,
+    console,
 )
 
 

@@ -30,7 +30,7 @@ from intelbus.settings import Settings
 from intelbus.tables import table
 from services.router.progress import LANE_OF_ROLE
 
-__all__ = ["register", "router_anchors", "verify_bus"]
+__all__ = ["as_reviewer", "register", "router_anchors", "verify_bus"]
 
 _NO_TRUSTED_KEYS = (
     "audit verify needs the keys you trust to sign the log: --trusted-keys FILE, one "
@@ -113,7 +113,8 @@ def _topic(args: argparse.Namespace, settings: Settings) -> str:
     return str(args.topic or topic_map(settings).decisions)
 
 
-def _as_reviewer(settings: Settings) -> Settings:
+def as_reviewer(settings: Settings) -> Settings:
+    """The settings of the reviewer principal, unless another was asked for (`--as`)."""
     if settings.principal_override:
         return settings
     return settings.as_principal(load_principals(settings.policies_dir).reviewer)
@@ -122,7 +123,7 @@ def _as_reviewer(settings: Settings) -> Settings:
 def _read(settings: Settings, topic: str) -> list[Entry]:
     """The whole log, read as the reviewer principal (unless told otherwise)."""
     progress = Progress("read", interval=2.0)
-    entries = list(read_decision_log(_as_reviewer(settings), topic, progress))
+    entries = list(read_decision_log(as_reviewer(settings), topic, progress))
     if progress.done >= 10_000:
         progress.finish()
     return entries
@@ -145,7 +146,7 @@ def _router_lanes(settings: Settings) -> dict[str, list[str]]:
 
 def router_anchors(settings: Settings) -> list[Anchor]:
     """The chain heads the router's lanes have committed: the log must still hold them."""
-    return committed_anchors(_as_reviewer(settings), _router_lanes(settings))
+    return committed_anchors(as_reviewer(settings), _router_lanes(settings))
 
 
 def verify_bus(

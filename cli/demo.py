@@ -31,6 +31,7 @@ from intelbus.access.principals import (
     publisher_principal,
     subscriber_principal,
 )
+from intelbus.chain import public_key_line
 from intelbus.clients import NotAuthorized
 from intelbus.errors import IntelbusError
 from intelbus.headers import DeadLetterHeaders, header_map
@@ -46,6 +47,7 @@ from intelbus.models import (
     Withdrawal,
 )
 from intelbus.names import topic_map
+from intelbus.secrets import make_private_directory
 from intelbus.settings import Settings
 from intelbus.tables import table
 from intelbus.topic_reader import read_to_end
@@ -135,6 +137,7 @@ class Demo:
             thread.join(60)
         # The demo is operator and reviewer at once: it pins the key its router signed with.
         self._audit({router.signer.key_id: router.signer.public_key})
+        self._console(router.signer.public_key)
         say(
             f"\nDone in {time.monotonic() - started:.0f}s. Router log: {log_path}\n"
             f"Explore: intelbus subscribe --as ice --from-beginning (with "
@@ -373,6 +376,26 @@ class Demo:
         )
         for problem in report.problems[:5]:
             self.say(f"   {problem}")
+
+    def _console(self, key: Ed25519PublicKey) -> None:
+        """How to open this run's decision log in the compliance console."""
+        _heading(self.say, "7. The compliance console")
+        directory = self.settings.home / "console" / self.settings.topic_prefix.rstrip(".")
+        make_private_directory(directory)
+        trusted = directory / "trusted-keys"
+        trusted.write_text(f"# the demo router's key\n{public_key_line(key)}\n")
+        self.say(
+            f"   INTELBUS_TOPIC_PREFIX={self.settings.topic_prefix} intelbus console --dir "
+            f"{directory} serve --trusted-keys {trusted}\n"
+            f"   then open http://127.0.0.1:8600 and log in as {self.principals.reviewer} with "
+            f"the password `intelbus console --dir {directory} password` prints.\n"
+            "   Look at: Decisions (search recipient ice, rule eu-pnr; export the result as "
+            "CSV); an event's story (click its id: every recipient's decision, what was "
+            "removed, the onward transfer under CBP's authorization, the withdrawal); Chains "
+            "(every chain verified, when last checked); Reports (decisions per rule and "
+            "recipient, EU PNR onward transfers, dead letters by reason); the Live table "
+            "fills as the router decides."
+        )
 
 
 def _run(_: argparse.Namespace, settings: Settings) -> int:

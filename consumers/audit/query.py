@@ -57,6 +57,7 @@ class DecisionFilter:
     delivered_eu_pnr: bool | None = None
     authorization_id: str | None = None
     delivered: bool | None = None
+    policy_version: str | None = None
 
     def matches(self, d: PolicyDecision) -> bool:
         checks = (
@@ -70,6 +71,7 @@ class DecisionFilter:
             self.delivered_eu_pnr is None or d.delivered_eu_pnr == self.delivered_eu_pnr,
             self.authorization_id is None or self.authorization_id in d.authorization_ids,
             self.delivered is None or (d.decision is not Decision.DENY) == self.delivered,
+            self.policy_version is None or d.policy_version == self.policy_version,
         )
         return all(checks)
 
