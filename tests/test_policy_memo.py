@@ -9,6 +9,7 @@ arrived in between.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,7 @@ from tests.test_policy_properties import authorizations, events
 @st.composite
 def alike(draw: st.DrawFn, first: Lookout) -> Lookout:
     """``first`` with what the memo's key leaves out drawn anew, and sometimes what it keeps."""
-    update = {
+    update: dict[str, Any] = {
         "event_id": draw(st.sampled_from(["E1", "E2", "E3"])),
         "case_reference": draw(st.sampled_from([None, "C1", "C2"])),
         "narrative": draw(st.sampled_from(["one", "two"])),

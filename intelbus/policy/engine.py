@@ -29,7 +29,7 @@ expired events (the reason names the expiry) are always evaluated.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from intelbus.models import (
@@ -76,6 +76,24 @@ class Verdict:
     view: dict[str, Any] | None
     view_type: type[Record] | None
     error: str | None = None
+
+    def with_view(self, view: dict[str, Any] | None) -> Verdict:
+        """This verdict delivering ``view`` (dataclasses.replace costs more on the hot path)."""
+        return Verdict(
+            self.recipient,
+            self.decision,
+            self.rules,
+            self.removed_fields,
+            self.authorization_ids,
+            self.onward_transfer,
+            self.carried_eu_pnr,
+            self.delivered_eu_pnr,
+            self.notifications,
+            self.reason,
+            view,
+            self.view_type,
+            self.error,
+        )
 
 
 @dataclass
@@ -207,13 +225,13 @@ class _Memo:
     @classmethod
     def of(cls, verdict: Verdict) -> _Memo:
         pointer = verdict.view if verdict.decision is Decision.POINTER else None
-        return cls(replace(verdict, view=None), pointer["reason"] if pointer else None)
+        return cls(verdict.with_view(None), pointer["reason"] if pointer else None)
 
     def verdict_for(self, event: Event, record: dict[str, Any]) -> Verdict:
         if self.verdict.decision is Decision.DELIVER:
-            return replace(self.verdict, view=record)
+            return self.verdict.with_view(record)
         if self.pointer_reason is not None:
-            return replace(self.verdict, view=pointer_for(event, self.pointer_reason).to_avro())
+            return self.verdict.with_view(pointer_for(event, self.pointer_reason).to_avro())
         return self.verdict
 
 
