@@ -14,7 +14,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from intelbus.models import DisclosureAuthorization, Lookout
+from intelbus.models import (
+    DisclosureAuthorization,
+    Handling,
+    Lookout,
+    Marking,
+    OfficerSafetyAlert,
+    Tlp,
+)
 from intelbus.policy import engine as engine_module
 from intelbus.policy.authorizations import AuthorizationBook
 from intelbus.policy.engine import PolicyEngine
@@ -81,3 +88,38 @@ def test_the_memo_is_bounded() -> None:
         event = factories.lookout(areas=[f"A{n}"])
         engine.evaluate(event, event.to_avro(), RECIPIENTS[0], AT)
     assert 0 < len(engine._memo) <= engine_module.MEMO_ENTRIES
+
+
+@st.composite
+def alerts(draw: st.DrawFn) -> OfficerSafetyAlert:
+    """Alerts over the facts the rules read of one: area, originator, markings, TLP, window."""
+    return factories.alert(
+        event_id=draw(st.sampled_from(["A1", "A2"])),
+        window_end=AT + dt.timedelta(minutes=draw(st.sampled_from([-30, 60, 720]))),
+        originator=factories.originator(agency=draw(st.sampled_from(["CBP", "ICE", "FBI"]))),
+        location=factories.alert().location.model_copy(
+            update={"area_code": draw(st.sampled_from(["LRT", "MIP", "BLW", "2304"]))}
+        ),
+        handling=Handling(
+            markings=draw(
+                st.lists(st.sampled_from([Marking.LES, Marking.ORCON, Marking.NOFORN]), unique=True)
+            ),
+            tlp=draw(st.sampled_from(list(Tlp))),
+            approved_recipients=draw(st.lists(st.sampled_from(RECIPIENTS), unique=True)),
+        ),
+    )
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seen=st.lists(alerts(), min_size=1, max_size=8), alert=alerts())
+def test_memoized_alert_verdicts_are_the_verdicts_of_a_fresh_engine(
+    seen: list[OfficerSafetyAlert], alert: OfficerSafetyAlert
+) -> None:
+    memoized = PolicyEngine(POLICY, AuthorizationBook())
+    for earlier in seen:
+        for recipient in RECIPIENTS:
+            memoized.evaluate(earlier, earlier.to_avro(), recipient, AT)
+    record = alert.to_avro()
+    for recipient in RECIPIENTS:
+        fresh = PolicyEngine(POLICY, AuthorizationBook()).evaluate(alert, record, recipient, AT)
+        assert memoized.evaluate(alert, record, recipient, AT) == fresh
