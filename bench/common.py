@@ -25,7 +25,7 @@ from confluent_kafka.admin import (
 
 from intelbus import clients, serde
 from intelbus.access.broker import drop_prefixed, inspect_access
-from intelbus.access.principals import PRINCIPALS_FILE, Principals, load_principals
+from intelbus.access.principals import Principals, load_principals
 from intelbus.models import Record
 from intelbus.names import topic_map
 from intelbus.settings import Settings
@@ -54,8 +54,9 @@ def bench_policies(fanout: int, into: Path) -> Path:
     """A copy of policies/ whose recipients are ``fanout`` nationwide DHS subscribers of every
     category (cbp, ice, then clones of ice), so every event goes to every recipient."""
     into.mkdir(parents=True, exist_ok=True)
-    for name in ("rules.yaml", PRINCIPALS_FILE):
-        shutil.copy(Settings().policies_dir / name, into / name)
+    for path in Settings().policies_dir.glob("*.yaml"):
+        if path.name != "recipients.yaml":
+            shutil.copy(path, into / path.name)
     recipients = yaml.safe_load((Settings().policies_dir / "recipients.yaml").read_text())
     base = {r["id"]: r for r in recipients["recipients"]}
     chosen = [base["cbp"], base["ice"]] + [

@@ -17,6 +17,13 @@ The steps, in order (the first that withholds everything ends the evaluation):
                     found in free text) and depersonalization apply to everyone who keeps it
 
 Any exception during evaluation is itself a decision: deny under fail-closed.
+
+Verdicts are memoized: without EU PNR the rules read only a few facts of an event (its
+type, originator, markings and TLP, whether it names the recipient, whether the recipient
+subscribed to its category and areas, or the alert's area), so events alike in those get
+the same decision, rules and reason; only the view is the event's own (itself whole, or its
+pointer). EU PNR verdicts (route, purpose, authorizations, free text, the PNR's age) and
+expired events (the reason names the expiry) are always evaluated.
 """
 
 from __future__ import annotations
@@ -69,6 +76,24 @@ class Verdict:
     view: dict[str, Any] | None
     view_type: type[Record] | None
     error: str | None = None
+
+    def with_view(self, view: dict[str, Any] | None) -> Verdict:
+        """This verdict delivering ``view`` (dataclasses.replace costs more on the hot path)."""
+        return Verdict(
+            self.recipient,
+            self.decision,
+            self.rules,
+            self.removed_fields,
+            self.authorization_ids,
+            self.onward_transfer,
+            self.carried_eu_pnr,
+            self.delivered_eu_pnr,
+            self.notifications,
+            self.reason,
+            view,
+            self.view_type,
+            self.error,
+        )
 
 
 @dataclass
@@ -152,17 +177,91 @@ def _mixed(recipient: Recipient, *, foreign: bool = False, department: str = "")
     )
 
 
+# Distinct (recipient, rule inputs) kept; a full memo starts over (a few hundred in practice).
+MEMO_ENTRIES = 4096
+_REMADE = frozenset({Decision.DENY, Decision.DELIVER, Decision.POINTER})
+
+
+def _rule_inputs(
+    event: Event, recipient_id: str, at: dt.datetime, policy: PolicySet
+) -> tuple[Any, ...] | None:
+    """Everything the rules read of an event without EU PNR that is not expired at ``at``
+    (the memo's key), or None for an event whose verdict must be evaluated."""
+    recipient = policy.recipients.get(recipient_id)
+    if recipient is None:
+        return None
+    if isinstance(event, Lookout):
+        if event.valid_until <= at or _eu_pnr_reason(event, policy) is not None:
+            return None
+        needed: object = _subscribed(event, recipient)
+    else:
+        if event.window_end <= at:
+            return None
+        needed = event.location.area_code  # its reason names the area
+    handling = event.handling
+    return (
+        recipient_id,
+        type(event),
+        event.originator.agency,
+        tuple(handling.markings),
+        handling.tlp,
+        recipient.id in handling.approved_recipients,
+        needed,
+    )
+
+
+def _subscribed(event: Lookout, recipient: Recipient) -> bool:
+    subscriptions = recipient.subscriptions
+    return event.category in subscriptions.categories and subscriptions.covers_area(event.areas)
+
+
+@dataclass(frozen=True, slots=True)
+class _Memo:
+    """A verdict without its view, and what the view of another event alike is made of."""
+
+    verdict: Verdict
+    pointer_reason: str | None  # a pointer's own reason (the verdict's may say more)
+
+    @classmethod
+    def of(cls, verdict: Verdict) -> _Memo:
+        pointer = verdict.view if verdict.decision is Decision.POINTER else None
+        return cls(verdict.with_view(None), pointer["reason"] if pointer else None)
+
+    def verdict_for(self, event: Event, record: dict[str, Any]) -> Verdict:
+        if self.verdict.decision is Decision.DELIVER:
+            return self.verdict.with_view(record)
+        if self.pointer_reason is not None:
+            return self.verdict.with_view(pointer_for(event, self.pointer_reason).to_avro())
+        return self.verdict
+
+
 class PolicyEngine:
     """Evaluates events against one policy set and the authorizations known so far."""
 
     def __init__(self, policy: PolicySet, book: AuthorizationBook) -> None:
         self.policy = policy
         self.book = book
+        self._memo: dict[tuple[Any, ...], _Memo] = {}
 
     def evaluate(
         self, event: Event, record: dict[str, Any], recipient_id: str, at: dt.datetime
     ) -> Verdict:
         """Decide what ``recipient_id`` gets of ``event`` (``record``: its Avro dict) at ``at``."""
+        key = _rule_inputs(event, recipient_id, at, self.policy)
+        known = self._memo.get(key) if key is not None else None
+        if known is not None:
+            return known.verdict_for(event, record)
+        verdict = self._evaluate(event, record, recipient_id, at)
+        # A failure is kept never, nor a view the memo could not make again.
+        if key is not None and verdict.error is None and verdict.decision in _REMADE:
+            if len(self._memo) >= MEMO_ENTRIES:
+                self._memo.clear()
+            self._memo[key] = _Memo.of(verdict)
+        return verdict
+
+    def _evaluate(
+        self, event: Event, record: dict[str, Any], recipient_id: str, at: dt.datetime
+    ) -> Verdict:
         evaluation = _Evaluation(self.policy, self.book, event, record, at)
         try:
             return evaluation.run(recipient_id)
@@ -273,9 +372,7 @@ class _Evaluation:
                 return False
             trace.fire("officer-safety", f"its areas cover {area}")
             return True
-        if event.category not in subscriptions.categories or not subscriptions.covers_area(
-            event.areas
-        ):
+        if not _subscribed(event, recipient):
             trace.fire("dhs-need-to-know", "not within its subscribed categories and areas")
             return False
         if recipient.all_dhs:

@@ -43,7 +43,8 @@ class EventRef:
 
 
 class DecisionRecord(TypedDict):
-    """An ``intelbus.PolicyDecision`` as the Avro encoder takes it (wire names)."""
+    """An ``intelbus.PolicyDecision`` as the Avro encoder takes it (wire names; arrays are
+    the verdict's own tuples: the encoder and the hash read them as lists, uncopied)."""
 
     decisionId: str
     eventId: str
@@ -51,13 +52,13 @@ class DecisionRecord(TypedDict):
     eventKind: str
     recipient: str
     decision: str
-    rules: list[str]
-    removedFields: list[str]
-    authorizationIds: list[str]
+    rules: tuple[str, ...]
+    removedFields: tuple[str, ...]
+    authorizationIds: tuple[str, ...]
     onwardTransfer: bool
     carriedEuPnr: bool
     deliveredEuPnr: bool
-    notifications: list[str]
+    notifications: tuple[str, ...]
     reason: str
     policyVersion: str
     decidedAt: dt.datetime
@@ -102,13 +103,13 @@ def decision_record(
         eventKind=event.kind if isinstance(event, EventRef) else event_kind(event).value,
         recipient=verdict.recipient,
         decision=verdict.decision.value,
-        rules=list(verdict.rules),
-        removedFields=list(verdict.removed_fields),
-        authorizationIds=list(verdict.authorization_ids),
+        rules=verdict.rules,
+        removedFields=verdict.removed_fields,
+        authorizationIds=verdict.authorization_ids,
         onwardTransfer=verdict.onward_transfer,
         carriedEuPnr=verdict.carried_eu_pnr,
         deliveredEuPnr=verdict.delivered_eu_pnr,
-        notifications=list(verdict.notifications),
+        notifications=verdict.notifications,
         reason=verdict.reason,
         policyVersion=policy_version,
         decidedAt=decided_at,

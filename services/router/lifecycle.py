@@ -21,7 +21,7 @@ import datetime as dt
 import heapq
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from intelbus.position import Position
@@ -69,7 +69,9 @@ class EventState:
         return dt.datetime.fromtimestamp(self.valid_until_ms / 1000, dt.UTC)
 
     def encode(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
+        # The fields as they are (JSON copies nothing): asdict's deep copy cost more than
+        # the encoding, once per routed event.
+        return json.dumps(vars(self), sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, value: bytes) -> EventState:
