@@ -31,6 +31,7 @@ from fastavro.schema import to_parsing_canonical_form
 from intelbus.models import (
     CaseOutcome,
     ChainSeal,
+    DeconflictionNotice,
     DisclosureAuthorization,
     HitAnswer,
     HitReport,
@@ -38,6 +39,7 @@ from intelbus.models import (
     LifecycleNotice,
     Lookout,
     OfficerSafetyAlert,
+    Operation,
     Pointer,
     PolicyDecision,
     Record,
@@ -91,6 +93,8 @@ MESSAGE_TYPES: tuple[type[Record], ...] = (
     LifecycleNotice,
     HitReport,
     HitAnswer,
+    Operation,
+    DeconflictionNotice,
 )
 COMPATIBILITY = "BACKWARD"
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}

@@ -8,6 +8,7 @@ __all__ = [
     "Component",
     "Decision",
     "DeclaredPurpose",
+    "DeconflictionMatch",
     "EventKind",
     "Marking",
     "NoticeKind",
@@ -105,6 +106,12 @@ class OutcomeKind(StrEnum):
     REFERRAL = "REFERRAL"
     NO_ACTION = "NO_ACTION"
     OTHER = "OTHER"
+
+
+class DeconflictionMatch(StrEnum):
+    SAME_TARGET = "SAME_TARGET"
+    PLACE_AND_TIME = "PLACE_AND_TIME"
+    UNKNOWN = "UNKNOWN"
 
 
 class NoticeKind(StrEnum):
