@@ -44,18 +44,19 @@ __all__ = [
     "plate",
 ]
 
+# Most specific first: a notice names the most specific type two entries share.
 IDENTIFIER_TYPES = (
-    "person.name-birth-date",
-    "person.passport",
     "person.a-number",
     "person.fbi-number",
-    "vehicle.plate",
+    "person.passport",
     "vehicle.vin",
-    "vessel.name",
-    "vessel.hull-id",
     "vessel.imo",
     "vessel.mmsi",
+    "vessel.hull-id",
+    "vehicle.plate",
     "phone",
+    "person.name-birth-date",
+    "vessel.name",
 )
 
 _NOT_WORD = re.compile(r"[^0-9A-Z]+")

@@ -395,6 +395,7 @@ class DeconflictionNotice(Record):
     match: DeconflictionMatch
     noticed_at: Instant
     to_agency: NonEmpty
+    to_task_force: NonEmpty | None = None
     your_event_id: NonEmpty
     other_agency: NonEmpty
     other_point_of_contact: NonEmpty

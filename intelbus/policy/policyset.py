@@ -43,6 +43,10 @@ RULE_IDS = (
     "expiry",
     "fail-closed",
     "officer-safety",
+    "deconfliction",
+    "deconfliction-noforn",
+    "deconfliction-eu-pnr",
+    "deconfliction-orcon",
 )
 
 
@@ -53,7 +57,17 @@ class _Rule(BaseModel):
 
 
 class PlainRule(_Rule):
-    id: Literal["dhs-need-to-know", "most-restrictive", "expiry", "fail-closed", "officer-safety"]
+    id: Literal[
+        "dhs-need-to-know",
+        "most-restrictive",
+        "expiry",
+        "fail-closed",
+        "officer-safety",
+        "deconfliction",
+        "deconfliction-noforn",
+        "deconfliction-eu-pnr",
+        "deconfliction-orcon",
+    ]
 
 
 class PnrScopeRule(_Rule):
