@@ -11,8 +11,8 @@ from intelbus.deconflict.index import Index
 from intelbus.deconflict.notices import notices
 from intelbus.deconflict.place import distance_km
 from intelbus.models import (
-    DeconflictionMatch,
     Decision,
+    DeconflictionMatch,
     Handling,
     Marking,
     OperationPlace,
@@ -40,7 +40,8 @@ def test_same_target_of_another_agency_conflicts_once_per_pair() -> None:
     (conflict,) = _index(tracked).conflicts(planned, NOW_MS)
     assert conflict.match is DeconflictionMatch.SAME_TARGET
     assert conflict.other.event_id == tracked.event_id
-    assert conflict.identifier is not None and conflict.identifier.type == "vessel.hull-id"
+    assert conflict.identifier is not None
+    assert conflict.identifier.type == "vessel.hull-id"
     told = _index(tracked.with_told(f"SAME_TARGET:{planned.event_id}"))
     assert told.conflicts(planned, NOW_MS) == []
 
@@ -54,7 +55,8 @@ def test_same_agency_expired_or_removed_entries_do_not_conflict() -> None:
     assert index.conflicts(planned, other.expires_ms) == []
     assert [e.event_id for e in index.due(other.expires_ms)] == [other.event_id]
     index.remove(other.event_id)
-    assert index.conflicts(planned, NOW_MS) == [] and index.identifiers == 0
+    assert index.conflicts(planned, NOW_MS) == []
+    assert index.identifiers == 0
 
 
 def test_a_new_version_replaces_the_identifiers_of_the_last() -> None:
@@ -131,9 +133,7 @@ def _delivered(entry_a: Entry, entry_b: Entry) -> dict[str, set[str]]:
     (conflict,) = _index(entry_a).conflicts(entry_b, NOW_MS)
     return {
         notice.to_agency: {
-            r
-            for r in RECIPIENTS
-            if notice_verdict(POLICY, notice, r).decision is Decision.DELIVER
+            r for r in RECIPIENTS if notice_verdict(POLICY, notice, r).decision is Decision.DELIVER
         }
         for notice in notices(entry_b, conflict, NOW)
     }
