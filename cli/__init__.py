@@ -14,6 +14,7 @@ from cli import (
     access,
     asyncapi,
     audit,
+    deconflict,
     demo,
     hit,
     policy,
@@ -42,6 +43,7 @@ GROUPS = (
     hit,
     policy,
     router,
+    deconflict,
     subscribe,
     audit,
 )

@@ -123,6 +123,7 @@ class NoticeKind(StrEnum):
 class EventKind(StrEnum):
     LOOKOUT = "LOOKOUT"
     OFFICER_SAFETY_ALERT = "OFFICER_SAFETY_ALERT"
+    DECONFLICTION_NOTICE = "DECONFLICTION_NOTICE"
 
 
 class Decision(StrEnum):

@@ -405,6 +405,11 @@ class DeconflictionNotice(Record):
     orcon_agencies: list[NonEmpty] = []
     from_eu_pnr: bool = False
 
+    @property
+    def event_id(self) -> str:
+        """A notice is an event of its own for feeds and the decision log."""
+        return self.notice_id
+
 
 def _holds(value: bool) -> bool:
     if not value:

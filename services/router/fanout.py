@@ -32,6 +32,8 @@ from intelbus.headers import DeadLetterHeaders, DeliveryHeaders, Headers
 from intelbus.models import (
     CaseOutcome,
     Decision,
+    DeconflictionMatch,
+    DeconflictionNotice,
     EventKind,
     HitAnswer,
     HitReport,
@@ -42,6 +44,7 @@ from intelbus.models import (
     Priority,
     Withdrawal,
 )
+from intelbus.policy.deconfliction import notice_verdict
 from intelbus.policy.engine import PolicyEngine, Verdict
 from intelbus.policy.hits import HitDeadlines
 from intelbus.position import Position
@@ -86,6 +89,9 @@ class FanoutTopics:
     originators: Mapping[str, str]
     lifecycle: str | None = None  # the changelog of a lane that keeps events' state
     watch: Mapping[str, str] | None = None  # each recipient's alerts topic: escalations
+    # Each recipient's feed and alerts topics, on the lane that routes deconfliction notices
+    # (which only the deconfliction service may write: the broker proves their origin).
+    notices: tuple[str, Mapping[str, str], Mapping[str, str]] | None = None
 
 
 class _Views:
@@ -143,6 +149,8 @@ class Fanout:
         """Every recipient's view and decision record (decided at ``at``), and the dead
         letter if the policy failed closed; for a withdrawal, every holder's notice."""
         event, value = decoded.record, inbound.value
+        if isinstance(event, DeconflictionNotice):
+            return self._deconfliction(inbound, event, decoded, at)
         assert isinstance(event, Routed)
         assert value is not None
         claimed = _claimed_agency(event)
@@ -397,6 +405,43 @@ class Fanout:
         escalated = {**hit, "status": "escalated"}
         outbound.append(self._remember(replace(state, hits={**state.hits, hit_id: escalated})))
         self.counts["escalation"] += 1
+        return outbound
+
+    def _deconfliction(
+        self, inbound: Inbound, notice: DeconflictionNotice, decoded: Decoded, at: dt.datetime
+    ) -> list[Outbound]:
+        """A notice, whole, to each recipient the deconfliction rules let know (a same-target
+        notice on its feed, a place-and-time conflict on its alerts); a decision for each."""
+        assert self._topics.notices is not None
+        source, feeds, alerts = self._topics.notices
+        if inbound.position.topic != source:
+            why = f"a deconfliction notice on {inbound.position.topic}, not on {source}"
+            return [self._dead_letter(inbound, "originator-mismatch", why)]
+        topics = alerts if notice.match is DeconflictionMatch.PLACE_AND_TIME else feeds
+        ref = EventRef(notice.notice_id, 1, EventKind.DECONFLICTION_NOTICE.value)
+        outbound = []
+        for recipient in self._recipients:
+            verdict = notice_verdict(self._engine.policy, notice, recipient)
+            topic = topics[recipient] if verdict.decision is Decision.DELIVER else None
+            chain, decision = self._chains.decision(inbound.position, ref, verdict, topic, at)
+            if topic is not None:
+                headers = DeliveryHeaders(
+                    notice.notice_id,
+                    verdict.decision.label,
+                    verdict.rules,
+                    (),
+                    decision["decisionId"],
+                    self._engine.policy.version,
+                )
+                outbound.append(Outbound(topic, inbound.key, decoded.wire, headers.encode()))
+            outbound.append(
+                Outbound(
+                    self._topics.decisions,
+                    chain.encode(),
+                    self._codecs.decision.encode(avro_dict(decision)),
+                )
+            )
+            self.counts[f"deconfliction-{verdict.decision.label}"] += 1
         return outbound
 
     def _homes(self, agency: str) -> list[str]:

@@ -16,6 +16,7 @@ import structlog
 from intelbus.access.principals import load_principals
 from intelbus.models import (
     CaseOutcome,
+    DeconflictionNotice,
     HitAnswer,
     HitReport,
     Lookout,
@@ -105,7 +106,9 @@ class Router:
                 {
                     self.topics.officer_safety(p.id): (OfficerSafetyAlert,)
                     for p in self.principals.publishers
-                },
+                }
+                # Deconfliction notices: a conflict of operations is an officer-safety alert.
+                | {self.topics.deconflict_notices: (DeconflictionNotice,)},
                 OfficerSafetyAlert,
                 "alerts",
                 s.alert_commit_interval_ms / 1000,
