@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from confluent_kafka import TopicPartition
@@ -80,8 +80,11 @@ def inbound_topics(settings: Settings) -> list[str]:
     ]
 
 
-def wait_until_deconflicted(settings: Settings, timeout: float = 120) -> None:
-    """Wait until the service has committed every message now in the inbound topics."""
+def wait_until_deconflicted(
+    settings: Settings, timeout: float = 120, alive: Callable[[], bool] = lambda: True
+) -> None:
+    """Wait until the service has committed every message now in the inbound topics (and
+    fail at once when ``alive`` says the service is gone)."""
     targets = {
         (topic, partition): end
         for topic in inbound_topics(settings)
@@ -91,6 +94,7 @@ def wait_until_deconflicted(settings: Settings, timeout: float = 120) -> None:
     partitions = [TopicPartition(t, p) for t, p in targets]
 
     def done() -> bool:
+        assert alive(), "the deconfliction service exited"
         committed = clients.committed(probe, partitions)
         return all(tp.offset >= targets[(tp.topic, tp.partition)] for tp in committed)
 

@@ -91,7 +91,16 @@ class Deconflictor:
         self.index = Index()
         self.group = deconflict_group(self.settings)
         self.consumer: Consumer = clients.consumer(
-            self.settings, self.group, "deconflict", **{"fetch.wait.max.ms": 100}
+            self.settings,
+            self.group,
+            "deconflict",
+            **{
+                "fetch.wait.max.ms": 100,
+                # Static membership: a restarted service takes its partitions back at once
+                # instead of waiting for its killed predecessor's session to expire.
+                "group.instance.id": deconflict_transactional_id(self.settings),
+                "session.timeout.ms": 15_000,
+            },
         )
         self.producer = self._new_producer()
         self.log = log.bind(service="deconflict")
