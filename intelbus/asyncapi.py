@@ -151,7 +151,7 @@ _CHANNELS = (
         "Planned enforcement operations, one topic per publishing agency; only the "
         "deconfliction service reads them (no feed ever carries one): it matches their targets, "
         "place and time against the other agencies' lookouts and operations.",
-        (("Operation", "Operation"),),
+        (("Operation", "Operation"), ("DeconflictionCheck", "DeconflictionCheck")),
     ),
     _Channel(
         "deconflictIndex",
@@ -171,7 +171,10 @@ _CHANNELS = (
         "conflict; the router routes each under the notice rules (NOFORN, EU PNR, ORCON) to the "
         "addressee's feeds (same target) or alerts (operations overlapping in place and time), "
         "each decision logged.",
-        (("DeconflictionNotice", "DeconflictionNotice"),),
+        (
+            ("DeconflictionNotice", "DeconflictionNotice"),
+            ("DeconflictionCheck", "DeconflictionCheck"),
+        ),
     ),
     _Channel(
         "decisions",
@@ -416,6 +419,7 @@ _KEYS = {
     "KeyRotation": "'key-rotation', for every one: one partition keeps them in order.",
     "Operation": "The operation id.",
     "DeconflictionNotice": "The notice id.",
+    "DeconflictionCheck": "The check id.",
 }
 _DELIVERED_KEY = "The key of the inbound event."
 

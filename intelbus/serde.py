@@ -31,6 +31,7 @@ from fastavro.schema import to_parsing_canonical_form
 from intelbus.models import (
     CaseOutcome,
     ChainSeal,
+    DeconflictionCheck,
     DeconflictionNotice,
     DisclosureAuthorization,
     HitAnswer,
@@ -95,6 +96,7 @@ MESSAGE_TYPES: tuple[type[Record], ...] = (
     HitAnswer,
     Operation,
     DeconflictionNotice,
+    DeconflictionCheck,
 )
 COMPATIBILITY = "BACKWARD"
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}

@@ -25,6 +25,7 @@ from intelbus.access.principals import Role, load_principals
 from intelbus.errors import IntelbusError
 from intelbus.models import (
     CaseOutcome,
+    DeconflictionCheck,
     DisclosureAuthorization,
     HitAnswer,
     HitReport,
@@ -53,6 +54,7 @@ _TOPIC_ROLE: dict[type[Record], str] = {
     HitReport: "hits",
     HitAnswer: "hits",
     Operation: "operations",
+    DeconflictionCheck: "operations",
 }
 
 
@@ -82,6 +84,8 @@ def message_key(record: Record) -> str:
             return record.event_id
         case Operation():
             return record.operation_id
+        case DeconflictionCheck():
+            return record.check_id
     raise TypeError(f"{type(record).__name__} is not published by producers")
 
 
@@ -94,6 +98,8 @@ def _event_id(record: Record) -> str:
         return record.hit_id
     if isinstance(record, Operation):
         return record.operation_id
+    if isinstance(record, DeconflictionCheck):
+        return record.check_id
     assert isinstance(record, Lookout | OfficerSafetyAlert | Withdrawal)
     return record.event_id
 
@@ -106,6 +112,8 @@ def _declared_agency(record: Record) -> str:
             return record.reported_by
         case Withdrawal():
             return record.originator
+        case DeconflictionCheck():
+            return record.asked_by.agency
         case HitReport():
             return record.reported_by
         case HitAnswer():

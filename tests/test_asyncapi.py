@@ -174,8 +174,8 @@ def test_what_each_channel_carries(document: dict[str, Any]) -> None:
         "LifecycleNotice",
         "DeconflictionNotice",
     }
-    assert _carried(document, "operations") == {"Operation"}
-    assert _carried(document, "deconflictNotices") == {"DeconflictionNotice"}
+    assert _carried(document, "operations") == {"Operation", "DeconflictionCheck"}
+    assert _carried(document, "deconflictNotices") == {"DeconflictionNotice", "DeconflictionCheck"}
     assert _carried(document, "parked") == {
         "Lookout",
         "OfficerSafetyAlert",

@@ -21,10 +21,11 @@ from intelbus.names import deconflict_group
 from intelbus.settings import Settings
 from intelbus.waiting import wait_for
 from producers.publisher import Publisher
+from services.deconflict.progress import wait_until_deconflicted
 from services.router.progress import routing_targets
 from tests import factories
 from tests.conftest import Bus
-from tests.deconflict_helpers import notices_of, operation, wait_until_deconflicted
+from tests.deconflict_helpers import notices_of, operation
 
 CONFLICTS = 5_000
 

@@ -5,11 +5,17 @@ EU PNR and ORCON rules, each a decision in the policy log."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from cli import main
 from intelbus.models import (
     Decision,
+    DeconflictionCheck,
     DeconflictionMatch,
     DeconflictionNotice,
     EventKind,
@@ -26,6 +32,7 @@ from intelbus.models import (
 from intelbus.topic_reader import read_to_end
 from intelbus.waiting import wait_for
 from producers.publisher import Publisher
+from services.deconflict.progress import wait_until_deconflicted
 from services.router.progress import wait_until_all_routed, wait_until_routed
 from tests import factories
 from tests.conftest import Bus
@@ -34,7 +41,6 @@ from tests.deconflict_helpers import (
     notices_of,
     operation,
     running_deconflictor,
-    wait_until_deconflicted,
 )
 from tests.policy_fixtures import RECIPIENTS, pnr
 from tests.router_helpers import decisions_of, feed_of, running_router
@@ -317,3 +323,45 @@ def test_notices_routed_under_noforn_eu_pnr_and_orcon_each_logged(bus: Bus) -> N
         Decision.DENY,
         ["deconfliction-orcon"],
     )
+
+
+def test_check_answers_the_asker_alone_and_is_logged(
+    cli_env: Bus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bus = cli_env
+    now = dt.datetime.now(dt.UTC)
+    tracked = _lookout(now, originator=ICE, subjects=LADY_MARISOL)
+    orcon = _lookout(
+        now,
+        originator=ICE,
+        subjects=_vessel(name="SEA WITCH"),
+        handling=Handling(markings=[Marking.ORCON]),
+    )
+    question = DeconflictionCheck(
+        check_id=f"chk-{uuid.uuid4()}",
+        asked_at=now,
+        asked_by=CBP,
+        targets=Subjects(vessels=[Vessel(name="m/v lady marisol"), Vessel(name="Sea Witch")]),
+        window_start=now,
+        window_end=now + dt.timedelta(hours=6),
+        purpose="boarding planned tonight",
+    )
+    asked = tmp_path / "check.json"
+    asked.write_text(question.model_dump_json(by_alias=True))
+    with running_router(bus.settings), running_deconflictor(bus.settings):
+        _publish(bus, tracked, orcon)
+        wait_until_deconflicted(bus.settings)
+        assert main(["deconflict", "check", str(asked)]) == 0
+        wait_until_routed(bus.settings, ("officer-safety", bus.topics.deconflict_notices))
+    out = capsys.readouterr().out
+    # LADY MARISOL: ICE's point of contact; SEA WITCH is ORCON: withheld from the asker.
+    assert "call SA Ortega" in out
+    assert tracked.event_id in out
+    assert orcon.event_id not in out
+    notices = notices_of(bus.settings, 2)
+    assert {n.to_agency for n in notices} == {"CBP"}  # nobody else is told of a question
+    decisions = decisions_of(bus.settings, bus.topics.decisions)
+    asked_about = [d for d in decisions if d.event_id == question.check_id]
+    assert len(asked_about) == len(RECIPIENTS)
+    assert {tuple(d.rules) for d in asked_about} == {("deconfliction-check",)}
+    assert all("boarding planned tonight" in d.reason for d in asked_about)

@@ -17,9 +17,9 @@ from typing import Any
 from intelbus.deconflict.identifiers import Identifier, identifiers, phone
 from intelbus.deconflict.place import Place
 from intelbus.errors import IntelbusError
-from intelbus.models import Lookout, Operation, PnrSourceRegion
+from intelbus.models import DeconflictionCheck, Lookout, Operation, PnrSourceRegion
 
-__all__ = ["MAX_ENTRY_BYTES", "Entry", "from_lookout", "from_operation"]
+__all__ = ["MAX_ENTRY_BYTES", "Entry", "from_check", "from_lookout", "from_operation"]
 
 MAX_ENTRY_BYTES = 1_048_576  # far above any real entry: a bound before json.loads
 
@@ -118,6 +118,20 @@ def from_operation(operation: Operation) -> Entry:
         expires_ms=millis(operation.window_end),
         identifiers=identifiers(operation.targets),
         markings=frozenset(m.value for m in operation.handling.markings),
-        place=Place.of(operation),
+        place=Place.of(operation.place, operation.window_start, operation.window_end),
         task_force=operation.task_force,
+    )
+
+
+def from_check(check: DeconflictionCheck) -> Entry:
+    """A question as an entry to match (never indexed): its targets, its place and window."""
+    place = check.place
+    return Entry(
+        event_id=check.check_id,
+        version=1,
+        agency=check.asked_by.agency.upper(),
+        point_of_contact=check.asked_by.point_of_contact,
+        expires_ms=millis(check.window_end),
+        identifiers=identifiers(check.targets),
+        place=Place.of(place, check.window_start, check.window_end) if place else None,
     )

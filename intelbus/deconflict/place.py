@@ -9,11 +9,12 @@ any radius an operation declares).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from intelbus.models import Operation
+from intelbus.models import OperationPlace
 
 __all__ = ["EARTH_RADIUS_KM", "Place", "distance_km"]
 
@@ -36,16 +37,15 @@ class Place:
     end_ms: int
 
     @classmethod
-    def of(cls, operation: Operation) -> Place:
-        where = operation.place
+    def of(cls, where: OperationPlace, start: dt.datetime, end: dt.datetime) -> Place:
         circle = None
         if where.latitude is not None and where.longitude is not None and where.radius_km:
             circle = (where.latitude, where.longitude, where.radius_km)
         return cls(
             frozenset("".join(code.split()).upper() for code in where.area_codes),
             circle,
-            int(operation.window_start.timestamp() * 1000),
-            int(operation.window_end.timestamp() * 1000),
+            int(start.timestamp() * 1000),
+            int(end.timestamp() * 1000),
         )
 
     def overlaps(self, other: Place) -> bool:

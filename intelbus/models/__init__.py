@@ -20,6 +20,7 @@ from intelbus.models.enums import (
 from intelbus.models.records import (
     CaseOutcome,
     ChainSeal,
+    DeconflictionCheck,
     DeconflictionNotice,
     DisclosureAuthorization,
     Handling,
@@ -54,6 +55,7 @@ __all__ = [
     "Component",
     "Decision",
     "DeclaredPurpose",
+    "DeconflictionCheck",
     "DeconflictionMatch",
     "DeconflictionNotice",
     "DisclosureAuthorization",

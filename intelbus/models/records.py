@@ -47,6 +47,7 @@ from intelbus.models.enums import (
 __all__ = [
     "CaseOutcome",
     "ChainSeal",
+    "DeconflictionCheck",
     "DeconflictionNotice",
     "DisclosureAuthorization",
     "Handling",
@@ -387,6 +388,35 @@ class Operation(Record):
     @classmethod
     def _window_ends_after_start(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
         return _after(value, info, "window_start")
+
+
+class DeconflictionCheck(Record):
+    avro_name = "intelbus.DeconflictionCheck"
+    check_id: NonEmpty
+    asked_at: Instant
+    asked_by: Originator
+    targets: Subjects
+    place: OperationPlace | None = None
+    window_start: Instant
+    window_end: Instant
+    purpose: NonEmpty
+
+    @field_validator("window_end")
+    @classmethod
+    def _window_ends_after_start(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        return _after(value, info, "window_start")
+
+    @model_validator(mode="after")
+    def _asks_something(self) -> Self:
+        if self.place is None and not any(
+            (self.targets.persons, self.targets.vehicles, self.targets.vessels, self.targets.phones)
+        ):
+            raise ValueError("a check asks about targets, a place, or both")
+        return self
+
+    @property
+    def event_id(self) -> str:
+        return self.check_id
 
 
 class DeconflictionNotice(Record):

@@ -47,6 +47,7 @@ RULE_IDS = (
     "deconfliction-noforn",
     "deconfliction-eu-pnr",
     "deconfliction-orcon",
+    "deconfliction-check",
 )
 
 
@@ -67,6 +68,7 @@ class PlainRule(_Rule):
         "deconfliction-noforn",
         "deconfliction-eu-pnr",
         "deconfliction-orcon",
+        "deconfliction-check",
     ]
 
 

@@ -34,10 +34,17 @@ from confluent_kafka import (
 
 from intelbus import clients, serde
 from intelbus.access.principals import load_principals
-from intelbus.deconflict.entries import Entry, from_lookout, from_operation, millis
+from intelbus.deconflict.entries import Entry, from_check, from_lookout, from_operation, millis
 from intelbus.deconflict.index import Index, told_key
 from intelbus.deconflict.notices import notices
-from intelbus.models import DeconflictionNotice, Lookout, Operation, Record, Withdrawal
+from intelbus.models import (
+    DeconflictionCheck,
+    DeconflictionNotice,
+    Lookout,
+    Operation,
+    Record,
+    Withdrawal,
+)
 from intelbus.names import deconflict_group, deconflict_transactional_id, topic_map
 from intelbus.producer import produce
 from intelbus.reader import ContractReader, Rejected
@@ -82,10 +89,11 @@ class Deconflictor:
         self.inbound: dict[str, tuple[str, tuple[type[Record], ...]]] = {}
         for p in principals.publishers:
             self.inbound[self.topics.lookouts(p.id)] = (p.agency, (Lookout, Withdrawal))
-            self.inbound[self.topics.operations(p.id)] = (p.agency, (Operation,))
+            carried = (Operation, DeconflictionCheck)
+            self.inbound[self.topics.operations(p.id)] = (p.agency, carried)
         client = serde.registry_client(self.settings)
         self.reader = ContractReader.connect(
-            self.settings, [Lookout, Withdrawal, Operation], client
+            self.settings, [Lookout, Withdrawal, Operation, DeconflictionCheck], client
         )
         self.codec = FastCodec.registered(client, DeconflictionNotice, settings.schemas_dir)
         self.index = Index()
@@ -219,6 +227,8 @@ class Deconflictor:
                 return []
             self.index.remove(record.event_id)
             return [self._tombstone(record.event_id)]
+        if isinstance(record, DeconflictionCheck):
+            return self._check(message, record, agency, now, told)
         assert isinstance(record, Lookout | Operation)
         new = from_lookout(record) if isinstance(record, Lookout) else from_operation(record)
         if new.agency != agency.upper():
@@ -239,16 +249,37 @@ class Deconflictor:
             produced.append(self._entry(other))
             for notice in notices(new, conflict, now):
                 told.append(notice)
-                produced.append(
-                    Produced(
-                        self.topics.deconflict_notices,
-                        notice.notice_id.encode(),
-                        self.codec.encode(notice.to_avro()),
-                    )
-                )
+                produced.append(self._notice(notice))
         self.index.put(new)
         produced.append(self._entry(new))
         return produced
+
+    def _check(
+        self,
+        message: Message,
+        check: DeconflictionCheck,
+        agency: str,
+        now: dt.datetime,
+        told: list[DeconflictionNotice],
+    ) -> list[Produced]:
+        """A question: a notice to the asker per conflict, nothing indexed, nobody else told;
+        the question itself to the router, which logs it."""
+        asked = from_check(check)
+        if asked.agency != agency.upper():
+            return self._skip(message, "originator-mismatch", f"{check.check_id} by {agency}")
+        question = Produced(
+            self.topics.deconflict_notices, asked.event_id.encode(), message.value()
+        )
+        produced = [question]
+        for conflict in self.index.conflicts(asked, millis(now)):
+            answer = notices(asked, conflict, now)[0]
+            told.append(answer)
+            produced.append(self._notice(answer))
+        return produced
+
+    def _notice(self, notice: DeconflictionNotice) -> Produced:
+        value = self.codec.encode(notice.to_avro())
+        return Produced(self.topics.deconflict_notices, notice.notice_id.encode(), value)
 
     def expire(self, now_ms: int) -> list[Produced]:
         """Entries past their validity or window: gone from the index and the changelog."""

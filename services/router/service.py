@@ -16,6 +16,7 @@ import structlog
 from intelbus.access.principals import load_principals
 from intelbus.models import (
     CaseOutcome,
+    DeconflictionCheck,
     DeconflictionNotice,
     HitAnswer,
     HitReport,
@@ -108,7 +109,7 @@ class Router:
                     for p in self.principals.publishers
                 }
                 # Deconfliction notices: a conflict of operations is an officer-safety alert.
-                | {self.topics.deconflict_notices: (DeconflictionNotice,)},
+                | {self.topics.deconflict_notices: (DeconflictionNotice, DeconflictionCheck)},
                 OfficerSafetyAlert,
                 "alerts",
                 s.alert_commit_interval_ms / 1000,
