@@ -37,6 +37,7 @@ from bench.common import (
     run_until_consumed,
 )
 from bench.deadlines import render_deadlines, run_deadlines
+from bench.deconflict import render_deconflict, run_deconflict
 from bench.fuzz import render_fuzz, run_fuzz
 from bench.latency import LatencyRun, run_latency
 from bench.profile import profile_lookouts_lane
@@ -285,6 +286,12 @@ class Benchmarks:
     def hit_deadlines(self) -> None:
         self.results["hit_deadlines"] = run_deadlines(100_000, spread_s=100.0, window_s=20.0)
 
+    def deconfliction(self) -> None:
+        _say("deconfliction: 1,000,000 active identifiers, then publish -> notice under load ...")
+        self.results["deconfliction"] = run_deconflict(
+            self.settings, entries=200_000, probes=100_000, load=500.0, rate=5.0, seconds=30.0
+        )
+
     def decode_fuzz(self) -> None:
         self.results["decode_fuzz"] = run_fuzz(self.settings, self.args.fuzz_cases, self.args.seed)
 
@@ -366,6 +373,7 @@ def render(results: dict[str, Any]) -> str:
     lines += ["", "where the router's time goes (fan-out 3, lookouts lane, pyinstrument):"]
     lines.append(results["router_profile_fanout_3"].strip("\n"))
     lines += ["", render_deadlines(results["hit_deadlines"])]
+    lines += ["", render_deconflict(results["deconfliction"])]
     lines += ["", render_fuzz(results["decode_fuzz"])]
     return "\n".join(lines)
 
@@ -393,6 +401,7 @@ def main() -> None:
         bench.commit_interval_sweep()
         bench.officer_safety_latency()
         bench.hit_deadlines()
+        bench.deconfliction()
         bench.decode_fuzz()
     finally:
         if not args.keep_topics:
