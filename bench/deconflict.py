@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_END, TopicPartition
+from confluent_kafka import TopicPartition
 
 from bench.common import Namespace, drop_namespaces, percentiles
 from intelbus import clients
@@ -110,7 +110,10 @@ def _notice_watcher(
     ns_topic = topic_map(settings).deconflict_notices
     reader = ContractReader.connect(settings, [DeconflictionNotice])
     consumer = clients.consumer(settings, reader_group(settings, "bench"), "bench-watch")
-    consumer.assign([TopicPartition(ns_topic, 0, OFFSET_END)])
+    # From the end as it is now, resolved before anything is published (OFFSET_END would be
+    # resolved at the first fetch, after the first notices maybe).
+    _, end = consumer.get_watermark_offsets(TopicPartition(ns_topic, 0), timeout=30)
+    consumer.assign([TopicPartition(ns_topic, 0, end)])
 
     def watch() -> None:
         try:
