@@ -14,11 +14,14 @@ from intelbus.models import (
     Decision,
     DeconflictionMatch,
     Handling,
+    Lookout,
     Marking,
+    Operation,
     OperationPlace,
     Subjects,
 )
 from intelbus.policy.deconfliction import notice_verdict
+from intelbus.policy.policyset import DECONFLICTION_RULE_IDS
 from tests.deconflict_helpers import LADY_MARISOL, operation
 from tests.factories import NOW, lookout, originator
 from tests.policy_fixtures import POLICY, RECIPIENTS, pnr
@@ -181,3 +184,40 @@ def test_entries_survive_their_changelog_encoding() -> None:
         )
     ).with_told("PLACE_AND_TIME:x")
     assert Entry.decode(entry.encode()) == entry
+
+
+def test_every_notice_rule_decides_somewhere_and_not_everywhere() -> None:
+    """Over the notices above, each rule of DECONFLICTION_RULE_IDS but the check's (the
+    router's, tested against the broker) decides some recipient and not every one."""
+    laredo = OperationPlace(area_codes=["LRT"])
+    pairs: list[tuple[Lookout | Operation, Operation]] = [
+        (
+            lookout(originator=ICE, subjects=LADY_MARISOL),
+            operation(originator=CBP, targets=LADY_MARISOL),
+        ),
+        (
+            operation(originator=ICE, place=laredo, task_force="best-laredo"),
+            operation(originator=CBP, place=laredo, handling=Handling(markings=[Marking.NOFORN])),
+        ),
+        (
+            lookout(originator=CBP, subjects=Subjects(), pnr=pnr()),
+            operation(originator=ICE, targets=Subjects(phones=["+49 30 5550 1234"])),
+        ),
+        (
+            lookout(
+                originator=ICE, subjects=LADY_MARISOL, handling=Handling(markings=[Marking.ORCON])
+            ),
+            operation(originator=CBP, targets=LADY_MARISOL),
+        ),
+    ]
+    decided: list[tuple[str, ...]] = []
+    for first, second in pairs:
+        a = from_lookout(first) if isinstance(first, Lookout) else from_operation(first)
+        b = from_operation(second)  # the second of each pair is an operation
+        for conflict in _index(a).conflicts(b, NOW_MS):
+            for notice in notices(b, conflict, NOW):
+                decided += [notice_verdict(POLICY, notice, r).rules for r in RECIPIENTS]
+    fired = {rule for rules in decided for rule in rules}
+    assert fired >= set(DECONFLICTION_RULE_IDS) - {"deconfliction-check"}
+    for rule in fired:
+        assert any(rule not in rules for rules in decided)

@@ -10,9 +10,13 @@ resumes from the committed offsets, so a SIGKILL neither loses nor repeats a not
 
 What it reads is proven by topic, like the router: a lookout counts only on its originator's
 own lookouts topic (a forged one is left to the router's dead letter, never indexed), an
-operation only on its originator's operations topic. A record that does not decode under the
-contract is skipped with a warning: the router dead-letters lookouts; an operation is read
-by nobody else, so the warning names it for its publisher.
+operation or a check only on its originator's operations topic. A record that does not
+decode under the contract is skipped with a warning: the router dead-letters lookouts; an
+operation is read by nobody else, so the warning names it for its publisher.
+
+A check (a question before acting) is matched like an operation but indexed nowhere: a
+notice per conflict to the asker alone, and the question, as asked, to the router, which
+logs it.
 """
 
 from __future__ import annotations
