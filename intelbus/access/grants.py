@@ -121,7 +121,11 @@ def _grants_of(
             router_groups = principal_prefix(settings, principals.router)
             return (
                 _topic(name, Operation.READ, [topics.decisions, topics.dead_letter])
-                + _topic(name, Operation.DESCRIBE, _routed(topics, principals))
+                + _topic(
+                    name,
+                    Operation.DESCRIBE,
+                    [*_routed(topics, principals), topics.deconflict_notices],
+                )
                 + [Grant(name, Resource.GROUP, router_groups, Operation.DESCRIBE, prefixed=True)]
             )
     raise AssertionError(who.role)
