@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench lock clean
+.PHONY: demo test lint bench chaos lock clean
 
 # pyproject.toml keeps version ranges; requirements.lock pins (with hashes) what is installed,
 # so every machine gets the same packages. `make lock` regenerates it.
@@ -28,6 +28,14 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# The fault suite on a three-broker cluster of its own (~/.intelbus-chaos, clients on ports
+# 29092/29192/29292; tests/chaos/__main__.py), started if needed and stopped after: 100,000
+# events published and routed while routers, the inbound leader broker, the registry and a
+# subscriber fail, then the exactly-once checker. CHAOS_ARGS="--events N --rate R --seed S".
+CHAOS_ARGS ?=
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 
 # The Quix Streams peer pins older confluent-kafka and pydantic: it gets a virtualenv of its own.
 BENCH_STAMP := .venv-bench/.installed

@@ -14,9 +14,11 @@ from cli import (
     access,
     asyncapi,
     audit,
+    check,
     deconflict,
     demo,
     hit,
+    load,
     policy,
     publish,
     router,
@@ -40,12 +42,14 @@ GROUPS = (
     schemas,
     asyncapi,
     publish,
+    load,
     hit,
     policy,
     router,
     deconflict,
     subscribe,
     audit,
+    check,
 )
 
 

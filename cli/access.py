@@ -54,9 +54,9 @@ def register(commands: Any) -> None:
 
 def _sync_local_registry(settings: Settings) -> None:
     """The local stack's registry knows the principals by their bus passwords: give it the
-    current ones (it restarts when they changed). A registry elsewhere is left alone."""
-    stack = LocalStack(settings, say=lambda _: None)
-    if stack.registry.pid() is not None and stack.up():
+    current ones (it restarts when they changed). A registry elsewhere is left alone, and
+    so are the brokers."""
+    if LocalStack(settings, say=lambda _: None).restart_registry_for_users():
         print("the local schema registry restarted with the current credentials")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from consumers.audit.anchors import committed_anchors
+from consumers.audit.anchors import Anchor, committed_anchors
 from consumers.audit.checkpoint import load_checkpoint, save_checkpoint
 from consumers.audit.log import Entry, read_decision_log
 from consumers.audit.query import DecisionFilter, export, report_rows
@@ -30,7 +30,7 @@ from intelbus.settings import Settings
 from intelbus.tables import table
 from services.router.progress import LANE_OF_ROLE
 
-__all__ = ["register", "verify_bus"]
+__all__ = ["register", "router_anchors", "verify_bus"]
 
 _NO_TRUSTED_KEYS = (
     "audit verify needs the keys you trust to sign the log: --trusted-keys FILE, one "
@@ -145,6 +145,11 @@ def _router_lanes(settings: Settings) -> dict[str, list[str]]:
     return lanes
 
 
+def router_anchors(settings: Settings) -> list[Anchor]:
+    """The chain heads the router's lanes have committed: the log must still hold them."""
+    return committed_anchors(_as_reviewer(settings), _router_lanes(settings))
+
+
 def verify_bus(
     settings: Settings,
     topic: str,
@@ -153,7 +158,7 @@ def verify_bus(
 ) -> Report:
     """The decisions topic verified against the keys, the router's committed chain heads
     and the checkpoint (read before the log, so every head committed is older than it)."""
-    anchors = committed_anchors(_as_reviewer(settings), _router_lanes(settings))
+    anchors = router_anchors(settings)
     if checkpoint is not None:
         anchors += load_checkpoint(checkpoint, topic)
     report = verify_log(_read(settings, topic), trusted_keys, anchors)

@@ -22,7 +22,7 @@ from intelbus.settings import Settings
 from producers.input import parse_file
 from producers.publisher import Publisher
 
-__all__ = ["register"]
+__all__ = ["register", "validated_records"]
 
 KINDS: dict[str, type[Record]] = {
     "lookout": Lookout,
@@ -48,7 +48,9 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=_publish)
 
 
-def _publish(args: argparse.Namespace, settings: Settings) -> int:
+def validated_records(file: str, model: type[Record], settings: Settings) -> list[Record] | None:
+    """Every record of ``file``, validated before anything connects (bad input never reaches
+    Kafka); None, with each problem printed, if any is invalid or there is none."""
     records: list[Record] = []
     validating = Progress("validated")
 
@@ -56,26 +58,33 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
         records.append(record)
         validating.advance()
 
-    # Validate all before connecting to anything: bad input never reaches Kafka.
-    count, problems = parse_file(args.file, KINDS[args.kind], keep, settings)
+    count, problems = parse_file(file, model, keep, settings)
     validating.finish()
     if problems:
         for problem in problems[:_SHOWN_PROBLEMS]:
-            print(f"{args.file}: {problem}", file=sys.stderr)
+            print(f"{file}: {problem}", file=sys.stderr)
         if len(problems) > _SHOWN_PROBLEMS:
             print(f"... and {len(problems) - _SHOWN_PROBLEMS} more problems", file=sys.stderr)
         bad = len({problem.where for problem in problems})
         print(f"{bad} of {count} records invalid; nothing was published", file=sys.stderr)
-        return 1
+        return None
     if not records:
-        print(f"{args.file}: no records found; nothing was published", file=sys.stderr)
+        print(f"{file}: no records found; nothing was published", file=sys.stderr)
+        return None
+    return records
+
+
+def _publish(args: argparse.Namespace, settings: Settings) -> int:
+    started = time.monotonic()
+    records = validated_records(args.file, KINDS[args.kind], settings)
+    if records is None:
         return 1
     publisher = Publisher(settings, client_id=f"intelbus-publish-{args.kind}")
     batch = [publisher.encode(record) for record in records]
     publishing = Progress("published", total=len(batch))
     acknowledged = publisher.publish_batch(batch, publishing)
     publishing.finish()
-    elapsed = time.monotonic() - validating.started
+    elapsed = time.monotonic() - started
     print(
         f"published {acknowledged:,} {args.kind} record(s) to {batch[0].topic}, acknowledged by "
         f"the broker; validated and published in {elapsed:.1f}s ({acknowledged / elapsed:,.0f}/s)"

@@ -28,6 +28,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 from fastavro.schema import to_parsing_canonical_form
 
+from intelbus.errors import IntelbusError
 from intelbus.models import (
     CaseOutcome,
     ChainSeal,
@@ -68,6 +69,7 @@ __all__ = [
 CONFLUENT_HEADER = 5  # magic byte 0x00, then the 4-byte schema id
 _REGISTRY_TIMEOUT_S = 10.0
 _SCHEMA_NOT_FOUND = 40403  # the registry's own error code: a 404 without it is not an answer
+_NOT_REGISTERED = (40401, _SCHEMA_NOT_FOUND)  # its answers to a lookup: no subject, no schema
 _MAX_SCHEMA_CHARS = 1_048_576  # a writer schema's text; the contract's largest is ~11,000
 
 
@@ -187,14 +189,22 @@ class WriterSchemas:
         except SchemaRegistryError as error:
             if error.http_status_code == 404 and error.error_code == _SCHEMA_NOT_FOUND:
                 raise UnknownSchemaId(f"the registry has no schema {schema_id}") from None
-            raise RegistryUnavailable(str(error)) from error
-        except Exception as error:  # connection refused, timeout, DNS, a malformed answer
-            raise RegistryUnavailable(f"{type(error).__name__}: {error}") from error
+            raise _unavailable(error) from error
+        except Exception as error:
+            raise _unavailable(error) from error
         if not schema.schema_str:
             # The client cached that answer: forget it, or every retry would get it again.
             self._client.clear_caches()  # type: ignore[no-untyped-call]
             raise RegistryUnavailable(f"the registry answered without a schema for id {schema_id}")
         return schema.schema_str
+
+
+def _unavailable(error: Exception) -> RegistryUnavailable:
+    """Any failure but the registry's own answer: connection refused, timeout, DNS, a 5xx,
+    a proxy's 404, a malformed answer."""
+    if isinstance(error, SchemaRegistryError):
+        return RegistryUnavailable(str(error))
+    return RegistryUnavailable(f"{type(error).__name__}: {error}")
 
 
 def _identify(text: str) -> WriterSchema:
@@ -272,7 +282,17 @@ class FastCodec:
     ) -> FastCodec:
         """The codec writing under the id the registry gave our schema of ``model``."""
         text = expanded_schema(schemas_dir, model.avro_name)
-        found = client.lookup_schema(model.avro_name, Schema(text, "AVRO"))
+        try:
+            found = client.lookup_schema(model.avro_name, Schema(text, "AVRO"))
+        except SchemaRegistryError as error:
+            if error.http_status_code == 404 and error.error_code in _NOT_REGISTERED:
+                raise IntelbusError(
+                    f"the registry does not hold our {model.avro_name} schema: "
+                    "run `intelbus schemas register`"
+                ) from None
+            raise _unavailable(error) from error
+        except Exception as error:
+            raise _unavailable(error) from error
         if found.schema_id is None:
             raise ValueError(f"the registry returned no id for {model.avro_name}")
         return cls(model, schemas_dir, found.schema_id)

@@ -1,4 +1,5 @@
-"""Read topics from the beginning to where they end now (read_committed), once."""
+"""Read topics from the beginning to where they end now, once: read_committed (what every
+reader of the bus sees) or, for a checker looking for aborted records, read_uncommitted."""
 
 from __future__ import annotations
 
@@ -34,8 +35,13 @@ _LEADER_MOVING = {
 Partition = tuple[str, int]
 
 
-def committed_ends(settings: Settings, topics: Sequence[str]) -> dict[Partition, int]:
-    """The last stable offset of every partition: what a read_committed reader can reach."""
+def committed_ends(
+    settings: Settings,
+    topics: Sequence[str],
+    isolation: IsolationLevel = IsolationLevel.READ_COMMITTED,
+) -> dict[Partition, int]:
+    """The last stable offset of every partition: what a read_committed reader can reach
+    (with READ_UNCOMMITTED, the high watermark)."""
     admin = clients.admin(settings)
     wanted: dict[TopicPartition, OffsetSpec] = {}
     latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
@@ -52,9 +58,7 @@ def committed_ends(settings: Settings, topics: Sequence[str]) -> dict[Partition,
         wanted.update({TopicPartition(topic, p): latest for p in metadata.partitions})
 
     def ends() -> dict[Partition, int] | None:
-        futures = admin.list_offsets(
-            wanted, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=_TIMEOUT_S
-        )
+        futures = admin.list_offsets(wanted, isolation_level=isolation, request_timeout=_TIMEOUT_S)
         try:
             return {
                 (tp.topic, tp.partition): future.result(timeout=_TIMEOUT_S).offset
@@ -112,15 +116,21 @@ def read_to_end(
     settings: Settings,
     topics: str | Sequence[str],
     on_message: Callable[[int], None] | None = None,
+    isolation: IsolationLevel = IsolationLevel.READ_COMMITTED,
 ) -> Iterator[Message]:
-    """Every committed message of ``topics`` up to their ends at the time of the call."""
+    """Every committed message of ``topics`` up to their ends at the time of the call (with
+    READ_UNCOMMITTED, every message, aborted ones included)."""
     names = [topics] if isinstance(topics, str) else list(topics)
-    tracker = EndTracker(committed_ends(settings, names))
-    consumer = clients.consumer(settings, reader_group(settings, "to-end"), "intelbus-reader")
+    tracker = EndTracker(committed_ends(settings, names, isolation))
+    level = "read_committed" if isolation == IsolationLevel.READ_COMMITTED else "read_uncommitted"
+    consumer = clients.consumer(
+        settings, reader_group(settings, "to-end"), "intelbus-reader", **{"isolation.level": level}
+    )
     consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in tracker.pending])
     try:
         while not tracker.done:
-            for message in consumer.consume(1000, 1.0):
+            batch = consumer.consume(1000, 1.0)
+            for message in batch:
                 error = message.error()
                 if error is not None:
                     raise IntelbusError(f"reading {message.topic()}: {error}")
@@ -128,6 +138,9 @@ def read_to_end(
                     yield message
                     if on_message:
                         on_message(1)
-            tracker.check_positions(consumer)
+            if not batch:
+                # Only once nothing more comes: asking for positions costs a round trip
+                # per partition not fetched yet, seconds over a topic's many partitions.
+                tracker.check_positions(consumer)
     finally:
         consumer.close()

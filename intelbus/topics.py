@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +14,7 @@ from confluent_kafka.admin import (
     ConfigResource,
     NewPartitions,
     NewTopic,
+    TopicMetadata,
 )
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,13 +23,14 @@ from intelbus.errors import IntelbusError
 from intelbus.waiting import wait_for
 from intelbus.yamlfile import load_yaml_model
 
-__all__ = ["TopicMap", "TopicSpec", "apply_topics", "load_topic_map"]
+__all__ = ["TopicMap", "TopicSpec", "apply_topics", "load_topic_map", "replication_on"]
 
 RECIPIENT_ROLES = ("feed", "alerts", "parked")
 PUBLISHER_ROLES = ("lookouts", "officer_safety", "outcomes", "hits", "operations")
 APPROVER_ROLES = ("authorizations",)
 TOPIC_ROLES = ("decisions", "dead_letter", "lifecycle", "deconflict_index", "deconflict_notices")
 _TIMEOUT_S = 30
+MIN_INSYNC = "min.insync.replicas"
 
 
 class _Declared(BaseModel):
@@ -55,12 +57,31 @@ class _TopicsFile(BaseModel):
     per_recipient: dict[Literal[RECIPIENT_ROLES], _Declared]  # type: ignore[valid-type]
 
 
+def replication_on(brokers: int, factor: int, min_insync: int | None = None) -> tuple[int, int]:
+    """The replication factor and min.insync.replicas a topic declared with ``factor`` (and
+    ``min_insync``, by default one fewer) gets on a cluster of ``brokers``: as declared when
+    the cluster is large enough, else every broker holds a replica and one may be down."""
+    wanted = min_insync if min_insync is not None else max(1, factor - 1)
+    if brokers >= factor:
+        return factor, wanted
+    return brokers, min(wanted, max(1, brokers - 1))
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
     partitions: int
     replication_factor: int
     config: dict[str, str]
+
+    def on_cluster(self, brokers: int) -> TopicSpec:
+        """This topic as a cluster of ``brokers`` can hold it (see :func:`replication_on`)."""
+        factor, min_insync = replication_on(
+            brokers, self.replication_factor, int(self.config[MIN_INSYNC])
+        )
+        return replace(
+            self, replication_factor=factor, config=self.config | {MIN_INSYNC: str(min_insync)}
+        )
 
 
 @dataclass(frozen=True)
@@ -72,12 +93,20 @@ class TopicMap:
 
     def _spec(self, declared: _Declared, name: str) -> TopicSpec:
         defaults = self._file.defaults
+        factor = declared.replication_factor or defaults.replication_factor
+        _, min_insync = replication_on(factor, factor)
         return TopicSpec(
             name=self.prefix + name,
             partitions=declared.partitions or defaults.partitions,
-            replication_factor=declared.replication_factor or defaults.replication_factor,
-            config=defaults.config | declared.config,
+            replication_factor=factor,
+            config={MIN_INSYNC: str(min_insync)} | defaults.config | declared.config,
         )
+
+    @property
+    def replication_factor(self) -> int:
+        """The replication every topic gets unless it declares its own (the broker's internal
+        topics follow it too: deploy/stack)."""
+        return self._file.defaults.replication_factor
 
     def role(self, role: str) -> TopicSpec:
         declared = self._file.topics[role]
@@ -180,12 +209,15 @@ def _result(future: object) -> None:
     future.result(timeout=_TIMEOUT_S)  # type: ignore[attr-defined]
 
 
-def apply_topics(admin: AdminClient, specs: list[TopicSpec]) -> dict[str, str]:
-    """Create missing topics, add partitions and set configs where they differ.
+def apply_topics(admin: AdminClient, declared: list[TopicSpec]) -> dict[str, str]:
+    """Create missing topics, add partitions and set configs where they differ, with the
+    replication the cluster can hold (:meth:`TopicSpec.on_cluster`).
 
     Returns what was done per topic: "created", "updated: ..." or "unchanged".
     """
-    existing = admin.list_topics(timeout=_TIMEOUT_S).topics
+    metadata = admin.list_topics(timeout=_TIMEOUT_S)
+    existing = metadata.topics
+    specs = [spec.on_cluster(len(metadata.brokers)) for spec in declared]
     outcome: dict[str, str] = {}
     missing = [spec for spec in specs if spec.name not in existing]
     if missing:
@@ -214,7 +246,7 @@ def apply_topics(admin: AdminClient, specs: list[TopicSpec]) -> dict[str, str]:
         )
     for spec in specs:
         if spec.name in existing:
-            outcome[spec.name] = _align(admin, spec, len(existing[spec.name].partitions))
+            outcome[spec.name] = _align(admin, spec, existing[spec.name])
     return outcome
 
 
@@ -228,8 +260,13 @@ def _have_leaders(admin: AdminClient, names: list[str]) -> bool:
     )
 
 
-def _align(admin: AdminClient, spec: TopicSpec, partitions: int) -> str:
+def _align(admin: AdminClient, spec: TopicSpec, topic: TopicMetadata) -> str:
     changes: list[str] = []
+    partitions = len(topic.partitions)
+    replicas = min(len(p.replicas) for p in topic.partitions.values())
+    if replicas < spec.replication_factor:
+        # Moving replicas is a reassignment (kafka-reassign-partitions.sh), not a config.
+        changes.append(f"has {replicas} replica(s) (declared {spec.replication_factor}; not added)")
     if spec.partitions > partitions:
         _result(admin.create_partitions([NewPartitions(spec.name, spec.partitions)])[spec.name])
         changes.append(f"partitions {partitions}->{spec.partitions}")

@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from intelbus import clients, serde
-from intelbus.access.broker import apply_access, drop_prefixed
-from intelbus.access.principals import load_principals
+from intelbus import serde
 from intelbus.errors import IntelbusError
 from intelbus.names import topic_map
 from intelbus.settings import Settings
-from intelbus.topics import TopicMap, apply_topics
+from intelbus.topics import TopicMap
 from intelbus.waiting import Timeout
-from tests.harness import Endpoints, provide_endpoints
+from tests.harness import Endpoints, private_bus, provide_endpoints
 
 # The router's signing keys, for this test run only.
 KEYS_DIR = Path(tempfile.mkdtemp(prefix="intelbus-test-keys-"))
@@ -56,18 +54,10 @@ class Bus:
 
 @pytest.fixture
 def bus(endpoints: Endpoints) -> Iterator[Bus]:
-    """The test's own topics and ACLs, dropped afterwards: a shared broker that kept every
-    test's partitions would run out of file descriptors after a few runs."""
-    prefix = f"t{uuid.uuid4().hex[:10]}."
-    settings = _settings(endpoints, prefix=prefix)
-    topics = topic_map(settings)
-    principals = load_principals(settings.policies_dir)
-    admin = clients.admin(settings)
-    apply_topics(admin, topics.specs(principals))
-    # Deny by default: the test's router, publishers and subscribers get the ACLs of the data.
-    apply_access(admin, settings, topics, principals)
-    yield Bus(settings, topics)
-    drop_prefixed(clients.admin(_settings(endpoints)), (prefix,))
+    """The test's own topics and ACLs (a unique prefix), dropped afterwards."""
+    settings = _settings(endpoints, prefix=f"t{uuid.uuid4().hex[:10]}.")
+    with private_bus(settings):
+        yield Bus(settings, topic_map(settings))
 
 
 @pytest.fixture

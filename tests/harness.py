@@ -19,10 +19,15 @@ from pathlib import Path
 
 from deploy.stack.local import LocalStack
 from deploy.stack.ports import is_free
+from intelbus import clients
+from intelbus.access.broker import apply_access, drop_prefixed
+from intelbus.access.principals import load_principals
+from intelbus.names import topic_map
 from intelbus.settings import Settings
+from intelbus.topics import apply_topics
 from intelbus.waiting import wait_for
 
-__all__ = ["Endpoints", "provide_endpoints"]
+__all__ = ["Endpoints", "private_bus", "provide_endpoints"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,3 +99,20 @@ def provide_endpoints() -> Iterator[Endpoints]:
     else:
         with _local_stack() as endpoints:
             yield endpoints
+
+
+@contextlib.contextmanager
+def private_bus(settings: Settings) -> Iterator[Settings]:
+    """The topics and ACLs of ``settings``' topic prefix, created and dropped afterwards: a
+    shared broker that kept every test's partitions would run out of file descriptors."""
+    prefix = settings.topic_prefix
+    principals = load_principals(settings.policies_dir)
+    topics = topic_map(settings)
+    admin = clients.admin(settings)
+    apply_topics(admin, topics.specs(principals))
+    # Deny by default: the test's router, publishers and subscribers get the ACLs of the data.
+    apply_access(admin, settings, topics, principals)
+    try:
+        yield settings
+    finally:
+        drop_prefixed(clients.admin(settings.model_copy(update={"topic_prefix": ""})), (prefix,))

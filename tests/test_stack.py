@@ -48,7 +48,7 @@ def private_stack(tmp_path: Path) -> Iterator[LocalStack]:
 
 def _java_pids_of(stack: LocalStack) -> list[int]:
     """Every process whose command line carries this stack's markers."""
-    markers = (stack.kafka.marker.encode(), stack.registry.marker.encode())
+    markers = [p.marker.encode() for p in (stack.registry, *(k.process for k in stack.nodes))]
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -115,5 +115,5 @@ def test_taken_port_is_named_in_the_error(tmp_path: Path) -> None:
             IntelbusError, match=rf"port {port} \(Kafka broker\) is already in use by pid \d+"
         ):
             stack.up()
-        assert stack.kafka.pid() is None
+        assert stack.nodes[0].process.pid() is None
         assert stack.registry.pid() is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from intelbus import clients
 from intelbus.access.principals import load_principals
 from intelbus.topics import apply_topics, load_topic_map
@@ -18,11 +20,16 @@ def _describe(bus: Bus, topic: str) -> dict[str, str]:
 
 
 def test_apply_creates_declared_topics_with_their_configs(bus: Bus) -> None:
-    """The bus fixture applied the topics: each exists with its partitions and configs."""
+    """The bus fixture applied the topics: each exists with its partitions and configs, and
+    the replication the cluster holds (min.insync.replicas one fewer, at least one)."""
     principals = load_principals(bus.settings.policies_dir)
-    metadata = clients.admin(bus.settings).list_topics(timeout=10).topics
-    for spec in bus.topics.specs(principals):
+    cluster = clients.admin(bus.settings).list_topics(timeout=10)
+    metadata = cluster.topics
+    for declared in bus.topics.specs(principals):
+        spec = declared.on_cluster(len(cluster.brokers))
         assert len(metadata[spec.name].partitions) == spec.partitions
+        replicas = {len(p.replicas) for p in metadata[spec.name].partitions.values()}
+        assert replicas == {min(3, len(cluster.brokers))}, spec.name
         config = _describe(bus, spec.name)
         for key, value in spec.config.items():
             assert config[key] == value, (spec.name, key)
@@ -40,9 +47,7 @@ def test_apply_is_idempotent_and_repairs_drift(bus: Bus) -> None:
 
     # Someone changed the decisions topic's retention by hand: apply puts it back.
     drifted = next(s for s in specs if s.name == bus.topics.decisions)
-    tampered = type(drifted)(
-        drifted.name, drifted.partitions, 1, drifted.config | {"retention.ms": "1000"}
-    )
+    tampered = dataclasses.replace(drifted, config=drifted.config | {"retention.ms": "1000"})
     assert apply_topics(admin, [tampered])[drifted.name] == "updated: retention.ms=1000"
     assert apply_topics(admin, [drifted])[drifted.name] == "updated: retention.ms=-1"
     assert _describe(bus, drifted.name)["retention.ms"] == "-1"

@@ -8,13 +8,11 @@ storage in an H2 database file, so registered schemas survive a restart.
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
 import subprocess
 import urllib.error
 import urllib.request
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -28,7 +26,9 @@ from intelbus.errors import IntelbusError
 __all__ = [
     "UNSECURED_OVERRIDES",
     "KafkaNode",
+    "is_formatted",
     "kafka_argv",
+    "kafka_brokers",
     "kafka_is_ready",
     "prepare_kafka",
     "registry_argv",
@@ -46,7 +46,7 @@ def _port_open(port: int) -> bool:
 
 @dataclass(frozen=True)
 class KafkaNode:
-    """What one local Kafka node is configured with."""
+    """What one Kafka node of a local stack is configured with."""
 
     home: Path
     kafka_port: int
@@ -58,6 +58,13 @@ class KafkaNode:
     # loopback; in a container: every interface of the container, and its service name).
     bind_host: str = "127.0.0.1"
     node_host: str = "127.0.0.1"
+    node_id: int = 1
+    brokers: int = 1
+    # Every controller's host:port (the node's own when it is alone).
+    quorum: tuple[str, ...] = ()
+    # The brokers' own topics: replicas and min.insync.replicas (intelbus.topics.replication_on).
+    replicas: int = 1
+    min_insync: int = 1
 
     @property
     def data_dir(self) -> Path:
@@ -75,6 +82,11 @@ class KafkaNode:
     def config_text(self) -> str:
         template = Template((KAFKA_TEMPLATE_DIR / "server.properties").read_text())
         return template.substitute(
+            node_id=self.node_id,
+            brokers=self.brokers,
+            quorum=",".join(self.quorum) or f"{self.node_host}:{self.controller_port}",
+            replicas=self.replicas,
+            min_insync=self.min_insync,
             kafka_port=self.kafka_port,
             internal_port=self.internal_port,
             controller_port=self.controller_port,
@@ -86,8 +98,11 @@ class KafkaNode:
         )
 
     def config_is_current(self) -> bool:
-        """Is the node's configuration file what this version of intelbus would write?"""
-        return self.config_file.exists() and self.config_file.read_text() == self.config_text()
+        """Does the node's configuration file say what this version of intelbus would write?
+        Comments and layout do not count: a node restarts only for a changed setting."""
+        return self.config_file.exists() and _settings_of(
+            self.config_file.read_text()
+        ) == _settings_of(self.config_text())
 
     @property
     def has_operator_credential(self) -> bool:
@@ -97,16 +112,41 @@ class KafkaNode:
         self._credential_marker.touch()
 
 
-def prepare_kafka(java: Path, libs: Path, node: KafkaNode, operator_password: str) -> None:
+def _settings_of(properties: str) -> dict[str, str]:
+    """The key=value lines of a properties file (a later line wins, as in Kafka)."""
+    settings: dict[str, str] = {}
+    for line in properties.splitlines():
+        key, separator, value = line.partition("=")
+        if separator and not key.lstrip().startswith(("#", "!")):
+            settings[key.strip()] = value.strip()
+    return settings
+
+
+def is_formatted(node: KafkaNode) -> bool:
+    return (node.data_dir / "meta.properties").exists()
+
+
+def prepare_kafka(
+    java: Path,
+    libs: Path,
+    node: KafkaNode,
+    operator_password: str,
+    *,
+    cluster_id: str,
+    initial_controllers: str | None,
+) -> None:
     """Write the node's configuration, and format its storage the first time with the
-    operator's SCRAM credential (the one principal that exists before the broker runs)."""
+    operator's SCRAM credential (the one principal that exists before the broker runs):
+    alone (``--standalone``) or as one of ``initial_controllers`` (the same on every node)."""
     node.data_dir.mkdir(parents=True, exist_ok=True)
     node.config_file.write_text(node.config_text())
     node.config_file.chmod(0o600)
-    if (node.data_dir / "meta.properties").exists():
+    if is_formatted(node):
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     scram = f"SCRAM-SHA-512=[name={node.operator},password={operator_password}]"
+    quorum = (
+        ["--initial-controllers", initial_controllers] if initial_controllers else ["--standalone"]
+    )
     proc = subprocess.run(
         [
             str(java),
@@ -115,7 +155,7 @@ def prepare_kafka(java: Path, libs: Path, node: KafkaNode, operator_password: st
             f"-Dlog4j2.configurationFile={KAFKA_TEMPLATE_DIR / 'log4j2.properties'}",
             "kafka.tools.StorageTool",
             "format",
-            "--standalone",
+            *quorum,
             "--cluster-id",
             cluster_id,
             "--config",
@@ -168,17 +208,23 @@ def kafka_argv(
     ]
 
 
-def kafka_is_ready(client: dict[str, Any], port: int | None = None) -> bool:
-    """True once the broker answers a metadata request (from a client configured with
-    ``client``: bootstrap servers and security) and lists itself."""
-    if port is not None and not _port_open(port):
-        return False
+def kafka_brokers(client: dict[str, Any], ports: tuple[int, ...] = ()) -> set[int]:
+    """The ids of the brokers the cluster lists in answer to a metadata request (from a
+    client configured with ``client``: bootstrap servers and security); none while no port
+    of ``ports`` is open or nobody answers."""
+    if ports and not any(_port_open(port) for port in ports):
+        return set()
     admin = AdminClient(client | {"log_level": 0})
     try:
         metadata = admin.list_topics(timeout=2)
     except Exception:
-        return False
-    return bool(metadata.brokers)
+        return set()
+    return set(metadata.brokers)
+
+
+def kafka_is_ready(client: dict[str, Any], ports: tuple[int, ...] = (), brokers: int = 1) -> bool:
+    """True once the cluster answers a metadata request and lists ``brokers`` brokers."""
+    return len(kafka_brokers(client, ports)) >= brokers
 
 
 def registry_argv(

@@ -18,6 +18,8 @@ from intelbus.waiting import Timeout, wait_for
 
 __all__ = ["ManagedProcess"]
 
+_EXEC_LOOKS, _EXEC_LOOK_S = 50, 0.02
+
 
 @dataclass(frozen=True)
 class ManagedProcess:
@@ -46,14 +48,21 @@ class ManagedProcess:
         return None
 
     def _is_ours(self, pid: int) -> bool:
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return False
-        # A zombie has exited; only its parent's wait() is missing.
-        state = stat.rsplit(")", 1)[1].split()[0]
-        return state != "Z" and self.marker.encode() in cmdline
+        # A process in the middle of an exec (the JVM's launcher may exec itself again) shows
+        # an empty command line for a moment: look again rather than take it for gone.
+        for _ in range(_EXEC_LOOKS):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                return False
+            # A zombie has exited; only its parent's wait() is missing.
+            if stat.rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+            if cmdline:
+                return self.marker.encode() in cmdline
+            time.sleep(_EXEC_LOOK_S)  # an exec gives nothing to wait on
+        return False
 
     def tail(self, lines: int) -> str:
         """The last ``lines`` lines of the log."""
@@ -83,6 +92,17 @@ class ManagedProcess:
             )
         self.pid_file.write_text(f"{proc.pid}\n")
         return proc.pid
+
+    def kill(self) -> int | None:
+        """SIGKILL, as a crash would (no clean shutdown), and wait until it is gone; the pid
+        killed, or None if it was not running."""
+        pid = self.pid()
+        if pid is None:
+            return None
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not self._is_ours(pid), timeout=10, what=f"{self.name} to die")
+        self.pid_file.unlink(missing_ok=True)
+        return pid
 
     def stop(self, grace: float = 30.0) -> bool:
         """SIGTERM, wait up to ``grace`` seconds, then SIGKILL. True if a process was stopped."""

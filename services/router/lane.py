@@ -53,9 +53,14 @@ from services.router.fanout import Fanout, FanoutTopics, Inbound
 from services.router.lifecycle import EXPIRY, EventState, Lifecycle
 from services.router.serdes import LaneSerdes
 
-__all__ = ["Lane", "LaneConfig", "RouterContext"]
+__all__ = ["Lane", "LaneConfig", "RouterContext", "Stopped"]
 
 log = structlog.get_logger()
+
+
+class Stopped(Exception):
+    """The router was told to stop before the lane could start."""
+
 
 _BATCH_MAX = 1000
 _IDLE_POLL_S = 0.2
@@ -97,14 +102,12 @@ class Lane:
         self.config = config
         self.stop = context.stop
         self.chains = ChainBook(context.signer, context.policy.version)
-        carried = {model for models in config.topics.values() for model in models}
-        also = sorted(carried - {config.event_model}, key=lambda model: model.avro_name)
-        self.serdes = LaneSerdes.create(settings, config.event_model, *also)
+        self.log = log.bind(lane=config.name)
+        self.serdes = self._serdes_once_registry_answers()
         self.lifecycle = Lifecycle() if config.lifecycle else None
         self.lifecycle_topic = context.topics.lifecycle
         # Each owned partition's next offset: where a timer's transaction commits it.
         self._next: dict[tuple[str, int], int] = {}
-        self.log = log.bind(lane=config.name)
         self.group = router_group(settings, config.name)
         self.transactional_id = router_transactional_id(settings, config.name)
         topics = context.topics
@@ -227,6 +230,9 @@ class Lane:
                 try:
                     self._step()
                 except Retry as retry:
+                    # Said even when no transaction was open: a lane waiting on the registry
+                    # would otherwise stall without a word.
+                    self.log.warning("router.retry", reason=str(retry))
                     self.checkpoint.abort(str(retry))
                     self._rewind()
                     self.stop.wait(_RETRY_BACKOFF_S)
@@ -282,6 +288,19 @@ class Lane:
             )
             source = (state.source[0], state.source[1])
             self.checkpoint.add_timed(source, self._next[source], records)
+
+    def _serdes_once_registry_answers(self) -> LaneSerdes:
+        """A router started while the registry is away waits for it (or for its stop)."""
+        config = self.config
+        carried = {model for models in config.topics.values() for model in models}
+        also = sorted(carried - {config.event_model}, key=lambda model: model.avro_name)
+        while True:
+            try:
+                return LaneSerdes.create(self.settings, config.event_model, *also)
+            except RegistryUnavailable as outage:
+                self.log.warning("router.registry_unavailable", error=str(outage))
+                if self.stop.wait(_RETRY_BACKOFF_S):
+                    raise Stopped from None
 
     def _on_consumer_error(self, error: KafkaError) -> None:
         if error.fatal():

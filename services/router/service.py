@@ -29,7 +29,7 @@ from intelbus.policy.hits import load_hit_deadlines
 from intelbus.policy.policyset import PolicySet, load_policy_set
 from intelbus.settings import Settings
 from services.router.keys import router_signer
-from services.router.lane import Lane, LaneConfig, RouterContext
+from services.router.lane import Lane, LaneConfig, RouterContext, Stopped
 from services.router.progress import LANE_OF_ROLE
 
 __all__ = ["LANES", "Router"]
@@ -120,11 +120,6 @@ class Router:
 
     def run(self, handle_signals: bool = True) -> int:
         """Run until SIGTERM/SIGINT or :attr:`stop` (or a lane fails); return the exit code."""
-        lanes = self.lanes()
-        threads = [
-            threading.Thread(target=self._guard, args=(lane,), name=lane.config.name)
-            for lane in lanes
-        ]
 
         def on_signal(signum: int, _: FrameType | None) -> None:
             log.info("router.stopping", signal=signal.Signals(signum).name)
@@ -132,6 +127,21 @@ class Router:
 
         signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
         previous = {sig: signal.signal(sig, on_signal) for sig in signals}
+        try:
+            self._run_lanes()
+        except Stopped:  # stopped while a lane waited for the registry
+            pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        log.info("router.stopped", failed=bool(self.failures))
+        return 1 if self.failures else 0
+
+    def _run_lanes(self) -> None:
+        threads = [
+            threading.Thread(target=self._guard, args=(lane,), name=lane.config.name)
+            for lane in self.lanes()
+        ]
         log.info(
             "router.started",
             policy_version=self.policy.version,
@@ -139,16 +149,10 @@ class Router:
             signing_key=self.signer.key_id,
             instance=self.settings.router_instance,
         )
-        try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        log.info("router.stopped", failed=bool(self.failures))
-        return 1 if self.failures else 0
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     def _guard(self, lane: Lane) -> None:
         try:
