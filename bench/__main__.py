@@ -38,6 +38,7 @@ from bench.common import (
 )
 from bench.console import render_console, run_console
 from bench.deadlines import render_deadlines, run_deadlines
+from bench.deconflict import render_deconflict, run_deconflict
 from bench.fuzz import render_fuzz, run_fuzz
 from bench.latency import LatencyRun, run_latency
 from bench.profile import profile_lookouts_lane
@@ -289,6 +290,12 @@ class Benchmarks:
     def console(self) -> None:
         self.results["console"] = run_console(self.settings)
 
+    def deconfliction(self) -> None:
+        _say("deconfliction: 1,000,000 active identifiers, then publish -> notice under load ...")
+        self.results["deconfliction"] = run_deconflict(
+            self.settings, entries=200_000, probes=100_000, load=500.0, rate=5.0, seconds=30.0
+        )
+
     def decode_fuzz(self) -> None:
         self.results["decode_fuzz"] = run_fuzz(self.settings, self.args.fuzz_cases, self.args.seed)
 
@@ -370,6 +377,7 @@ def render(results: dict[str, Any]) -> str:
     lines += ["", "where the router's time goes (fan-out 3, lookouts lane, pyinstrument):"]
     lines.append(results["router_profile_fanout_3"].strip("\n"))
     lines += ["", render_deadlines(results["hit_deadlines"])]
+    lines += ["", render_deconflict(results["deconfliction"])]
     lines += ["", render_fuzz(results["decode_fuzz"])]
     if "console" in results:
         lines += ["", render_console(results["console"])]
@@ -399,6 +407,7 @@ def main() -> None:
         bench.commit_interval_sweep()
         bench.officer_safety_latency()
         bench.hit_deadlines()
+        bench.deconfliction()
         bench.decode_fuzz()
         bench.console()
     finally:

@@ -141,6 +141,8 @@ def _router_lanes(settings: Settings) -> dict[str, list[str]]:
         lanes.setdefault(router_group(settings, lane), []).extend(
             topics.of_publisher(role, p.id).name for p in principals.publishers
         )
+    # Deconfliction notices and checks are decided on the officer-safety lane.
+    lanes[router_group(settings, "officer-safety")].append(topics.deconflict_notices)
     return lanes
 
 

@@ -21,7 +21,7 @@ from consumers.audit.log import read_decision_log
 from consumers.audit.query import report_rows
 from consumers.current import current_events
 from consumers.feed import FeedItem
-from consumers.render import current_line
+from consumers.render import current_line, deconfliction_line
 from consumers.subscriber import read_feed
 from deploy.stack.local import LocalStack
 from intelbus import clients, serde
@@ -38,6 +38,7 @@ from intelbus.headers import DeadLetterHeaders, header_map
 from intelbus.logs import configure_logging
 from intelbus.models import (
     CaseOutcome,
+    DeconflictionNotice,
     DisclosureAuthorization,
     HitAnswer,
     HitReport,
@@ -53,9 +54,15 @@ from intelbus.tables import table
 from intelbus.topic_reader import read_to_end
 from intelbus.topics import TopicMap, apply_topics
 from producers.publisher import Publisher, PublishError
-from services.router.progress import wait_until_all_routed, wait_until_authorizations_applied
+from services.deconflict.progress import wait_until_deconflicted
+from services.deconflict.service import Deconflictor
+from services.router.progress import (
+    wait_until_all_routed,
+    wait_until_authorizations_applied,
+    wait_until_routed,
+)
 from services.router.service import Router
-from services.scenario import PHASE_1, PHASE_2, PHASE_3, TITLES, load_phase
+from services.scenario import DECONFLICTION, PHASE_1, PHASE_2, PHASE_3, TITLES, load_phase
 
 __all__ = ["register"]
 
@@ -76,7 +83,7 @@ def _heading(say: Say, text: str) -> None:
 def _id_of(record: Record) -> str:
     if isinstance(record, HitAnswer):
         return ""  # shown by its type: its hit id names the report
-    for field in ("authorization_id", "outcome_id", "hit_id", "event_id"):
+    for field in ("authorization_id", "outcome_id", "hit_id", "operation_id", "event_id"):
         if hasattr(record, field):
             return str(getattr(record, field))
     return ""
@@ -127,13 +134,19 @@ class Demo:
 
         log_path = self.settings.home / "logs" / f"{self.settings.topic_prefix}router.log"
         router, thread = self._start_router(log_path)
+        deconflictor = Deconflictor(self.settings)
+        deconflicting = threading.Thread(target=deconflictor.run, daemon=True)
+        deconflicting.start()
         try:
             self._phase_one()
             self._phase_two()
+            self._deconfliction()
             self._lifecycle()
             self._wall()
         finally:
+            deconflictor.stop.set()
             router.stop.set()
+            deconflicting.join(60)
             thread.join(60)
         # The demo is operator and reviewer at once: it pins the key its router signed with.
         self._audit({router.signer.key_id: router.signer.public_key})
@@ -241,8 +254,40 @@ class Demo:
                 )
                 self.say(f"   {event_id:<22} {_cell(item):<18} {shown}")
 
+    def _deconfliction(self) -> None:
+        """CBP plans to interdict the vessel ICE tracks; two Laredo operations overlap: each
+        party gets the other's point of contact, never its case, before anyone acts."""
+        _heading(self.say, "4. Deconfliction: who else works this target, this place, now?")
+        operations = load_phase(DECONFLICTION, self.now)
+        self._publish(operations)
+        wait_until_deconflicted(self.settings)
+        wait_until_routed(self.settings, ("officer-safety", self.topics.deconflict_notices))
+        feeds = self._feeds()
+        ours = {_id_of(o) for o in operations} | {"ice-hsi-mia-2026-0193"}
+        for recipient in ("cbp", "ice", "best-laredo"):
+            shown = [
+                item.record
+                for item in feeds[recipient].values()
+                if isinstance(item.record, DeconflictionNotice)
+                and item.record.your_event_id in ours
+            ]
+            self.say(f"\n   {recipient}'s feed and alerts (intelbus subscribe --as {recipient}):")
+            for notice in shown:
+                self.say(f"   {deconfliction_line(notice)}")
+            if not shown:
+                self.say("   (nothing: not a party)")
+        if not all(
+            any(isinstance(i.record, DeconflictionNotice) for i in feeds[r].values())
+            for r in ("cbp", "ice")
+        ):
+            raise IntelbusError("a deconfliction notice did not reach CBP or ICE")
+        self.say(
+            "\n   Each party learns whom to call, never the other's case; the operations "
+            "themselves\n   reach no feed (the deconfliction service alone reads them)."
+        )
+
     def _lifecycle(self) -> None:
-        _heading(self.say, "4. The life of a lookout: an outcome, an update, a withdrawal, a hit")
+        _heading(self.say, "5. The life of a lookout: an outcome, an update, a withdrawal, a hit")
         outcome, update, withdrawal = load_phase(PHASE_3, self.now)
         assert isinstance(outcome, CaseOutcome)
         assert isinstance(update, Lookout)
@@ -320,7 +365,7 @@ class Demo:
         raise IntelbusError(f"the wall has a hole: {what} was allowed")
 
     def _wall(self) -> None:
-        _heading(self.say, "5. The wall: the broker, not the client, decides who reads and writes")
+        _heading(self.say, "6. The wall: the broker, not the client, decides who reads and writes")
         ice = self._as_subscriber("ice")
         stop = threading.Event()
         self._refused(
@@ -354,7 +399,7 @@ class Demo:
         raise IntelbusError("the wall has a hole: a false originator was not dead-lettered")
 
     def _audit(self, trusted_keys: dict[str, Ed25519PublicKey]) -> None:
-        _heading(self.say, "6. Compliance: the decision log")
+        _heading(self.say, "7. Compliance: the decision log")
         entries = list(read_decision_log(self.reviewer, self.topics.decisions))
         decisions = [e.decision for e in entries if e.decision is not None]
         for line in table(

@@ -1,4 +1,4 @@
-"""``intelbus publish lookout|alert|authorization|outcome|withdrawal FILE|-``: all or
+"""``intelbus publish lookout|alert|authorization|outcome|withdrawal|operation FILE|-``: all or
 nothing."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from intelbus.models import (
     DisclosureAuthorization,
     Lookout,
     OfficerSafetyAlert,
+    Operation,
     Record,
     Withdrawal,
 )
@@ -29,6 +30,7 @@ KINDS: dict[str, type[Record]] = {
     "authorization": DisclosureAuthorization,
     "outcome": CaseOutcome,
     "withdrawal": Withdrawal,
+    "operation": Operation,
 }
 _SHOWN_PROBLEMS = 50
 

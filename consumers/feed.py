@@ -10,6 +10,7 @@ from confluent_kafka import Message
 from intelbus.headers import DeliveryHeaders, header_map
 from intelbus.models import (
     CaseOutcome,
+    DeconflictionNotice,
     HitAnswer,
     HitReport,
     LifecycleNotice,
@@ -24,7 +25,14 @@ from intelbus.settings import Settings
 __all__ = ["FEED_RECORDS", "FeedDecoder", "FeedItem"]
 
 ItemRecord = (
-    Lookout | OfficerSafetyAlert | Pointer | LifecycleNotice | CaseOutcome | HitReport | HitAnswer
+    Lookout
+    | OfficerSafetyAlert
+    | Pointer
+    | LifecycleNotice
+    | CaseOutcome
+    | HitReport
+    | HitAnswer
+    | DeconflictionNotice
 )
 FEED_RECORDS = (
     Lookout,
@@ -34,6 +42,7 @@ FEED_RECORDS = (
     CaseOutcome,
     HitReport,
     HitAnswer,
+    DeconflictionNotice,
 )
 
 

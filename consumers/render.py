@@ -8,6 +8,8 @@ from consumers.current import CurrentEvent, Report
 from consumers.feed import FeedItem
 from intelbus.models import (
     CaseOutcome,
+    DeconflictionMatch,
+    DeconflictionNotice,
     HitAnswer,
     HitReport,
     LifecycleNotice,
@@ -18,7 +20,15 @@ from intelbus.models import (
     Subjects,
 )
 
-__all__ = ["current_json", "current_line", "item_json", "item_line", "report_line", "subject_of"]
+__all__ = [
+    "current_json",
+    "current_line",
+    "deconfliction_line",
+    "item_json",
+    "item_line",
+    "report_line",
+    "subject_of",
+]
 
 
 def subject_of(subjects: Subjects) -> str:
@@ -62,10 +72,27 @@ def report_line(record: Report) -> str:
     return f"{when:%Y-%m-%d %H:%MZ}  {what}  {body}"
 
 
+def deconfliction_line(notice: DeconflictionNotice) -> str:
+    """Whom to call before acting: the other party, never what it knows."""
+    if notice.match is DeconflictionMatch.PLACE_AND_TIME:
+        what = f"{'OFFICER_SAFETY':<19} {'CONFLICT':<7}"
+        why = "overlaps in place and time with"
+    else:
+        what = f"{'DECONFLICTION':<19} {'':<7}"
+        why = f"shares a target ({notice.identifier_type}) with"
+    body = (
+        f"your {notice.your_event_id} {why} {notice.other_agency} {notice.other_event_id}: "
+        f"call {notice.other_point_of_contact}"
+    )
+    return f"{notice.noticed_at:%Y-%m-%d %H:%MZ}  {what}  {body}"
+
+
 def item_line(item: FeedItem) -> str:
     record = item.record
     if isinstance(record, Report):
         return f"{report_line(record)}  [{record.event_id}]"
+    if isinstance(record, DeconflictionNotice):
+        return f"{deconfliction_line(record)}  [{record.notice_id}]"
     when = record.issued_at.strftime("%Y-%m-%d %H:%MZ")
     if isinstance(record, Pointer):
         what = f"{record.category.value:<19} {record.priority.value:<7}"
@@ -93,6 +120,7 @@ _KINDS = {
     CaseOutcome: "outcome",
     HitReport: "hit",
     HitAnswer: "hit-answer",
+    DeconflictionNotice: "deconfliction",
 }
 
 

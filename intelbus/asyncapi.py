@@ -145,6 +145,38 @@ _CHANNELS = (
         (("HitReport", "HitReport"), ("HitAnswer", "HitAnswer")),
     ),
     _Channel(
+        "operations",
+        "operations",
+        Scope.PUBLISHER,
+        "Planned enforcement operations, one topic per publishing agency; only the "
+        "deconfliction service reads them (no feed ever carries one): it matches their targets, "
+        "place and time against the other agencies' lookouts and operations.",
+        (("Operation", "Operation"), ("DeconflictionCheck", "DeconflictionCheck")),
+    ),
+    _Channel(
+        "deconflictIndex",
+        "deconflict_index",
+        Scope.BUS,
+        "The deconfliction service's active entries (each lookout's and operation's agency, "
+        "point of contact, normalized identifiers, place and time, expiry), compacted by event "
+        "id, written in the transaction of the notices they caused; the service rebuilds its "
+        "index from it at start. Internal to the service.",
+        (("DeconflictEntry", "DeconflictEntry"),),
+    ),
+    _Channel(
+        "deconflictNotices",
+        "deconflict_notices",
+        Scope.BUS,
+        "Deconfliction notices written by the deconfliction service, one per party of a "
+        "conflict; the router routes each under the notice rules (NOFORN, EU PNR, ORCON) to the "
+        "addressee's feeds (same target) or alerts (operations overlapping in place and time), "
+        "each decision logged.",
+        (
+            ("DeconflictionNotice", "DeconflictionNotice"),
+            ("DeconflictionCheck", "DeconflictionCheck"),
+        ),
+    ),
+    _Channel(
         "decisions",
         "decisions",
         Scope.BUS,
@@ -186,6 +218,7 @@ _CHANNELS = (
             ("CaseOutcome", "CaseOutcomeDelivery"),
             ("HitReport", "HitReportDelivery"),
             ("HitAnswer", "HitAnswerDelivery"),
+            ("DeconflictionNotice", "DeconflictionNoticeDelivery"),
         ),
     ),
     _Channel(
@@ -198,6 +231,7 @@ _CHANNELS = (
             ("OfficerSafetyAlert", "OfficerSafetyAlertDelivery"),
             ("Pointer", "PointerDelivery"),
             ("LifecycleNotice", "LifecycleNoticeDelivery"),
+            ("DeconflictionNotice", "DeconflictionNoticeDelivery"),
         ),
     ),
     _Channel(
@@ -214,6 +248,7 @@ _CHANNELS = (
             ("CaseOutcome", "CaseOutcomeParked"),
             ("HitReport", "HitReportParked"),
             ("HitAnswer", "HitAnswerParked"),
+            ("DeconflictionNotice", "DeconflictionNoticeParked"),
         ),
     ),
 )
@@ -238,6 +273,35 @@ _OPERATIONS = (
     ),
     ("publishCaseOutcome", "send", "caseOutcomes", "publisher", "`intelbus publish outcome`."),
     ("publishHit", "send", "hits", "publisher", "`intelbus hit report|confirm|decline`."),
+    ("publishOperation", "send", "operations", "publisher", "`intelbus publish operation`."),
+    (
+        "deconflictOperations",
+        "receive",
+        "operations",
+        "deconflictor",
+        "The deconfliction service (read_committed): operations are matched, never forwarded.",
+    ),
+    (
+        "deconflictLookouts",
+        "receive",
+        "lookouts",
+        "deconflictor",
+        "The deconfliction service indexes each lookout's targets until its validUntil.",
+    ),
+    (
+        "noticeConflicts",
+        "send",
+        "deconflictNotices",
+        "deconflictor",
+        "A notice per party of a conflict, in the transaction that commits its input.",
+    ),
+    (
+        "routeDeconflictionNotices",
+        "receive",
+        "deconflictNotices",
+        "router",
+        "The router's lanes: same-target notices to feeds, place-and-time conflicts to alerts.",
+    ),
     (
         "routeCaseOutcomes",
         "receive",
@@ -335,6 +399,7 @@ _OPERATIONS = (
 _ACTORS = {
     "publisher": "Systems that publish events (producers/).",
     "router": "The policy router (services/router/).",
+    "deconflictor": "The deconfliction service (services/deconflict/).",
     "subscriber": "A recipient's feed reader (consumers/).",
     "audit": "The compliance reviewers' audit tool (consumers/audit/).",
 }
@@ -352,6 +417,9 @@ _KEYS = {
     "PolicyDecision": "The chain id: <inbound topic>/<partition>@<first offset>.",
     "ChainSeal": "The chain id: <inbound topic>/<partition>@<first offset>.",
     "KeyRotation": "'key-rotation', for every one: one partition keeps them in order.",
+    "Operation": "The operation id.",
+    "DeconflictionNotice": "The notice id.",
+    "DeconflictionCheck": "The check id.",
 }
 _DELIVERED_KEY = "The key of the inbound event."
 
@@ -429,6 +497,7 @@ def _messages(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "CaseOutcome",
         "HitReport",
         "HitAnswer",
+        "DeconflictionNotice",
     ):
         doc = records[name].get("doc", "")
         messages[f"{name}Delivery"] = _record_message(
@@ -468,6 +537,33 @@ def _messages(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "bindings": {
             "kafka": {
                 "key": {"type": "string", "description": "The event id."},
+                "bindingVersion": _BINDING_VERSION,
+            }
+        },
+    }
+    messages["DeconflictEntry"] = {
+        "name": "DeconflictEntry",
+        "title": "Deconfliction entry",
+        "summary": "One active lookout or operation as the deconfliction service indexes it "
+        "(intelbus/deconflict/index.py); a tombstone when it is replaced or expires.",
+        "contentType": "application/json",
+        "payload": {
+            "type": "object",
+            "required": ["event_id", "agency", "point_of_contact", "expires_ms"],
+            "properties": {
+                "event_id": {"type": "string"},
+                "agency": {"type": "string", "description": "Agency id."},
+                "point_of_contact": {"type": "string"},
+                "expires_ms": {"type": "integer", "description": "Epoch milliseconds."},
+                "identifiers": {"type": "array", "description": "[type, normalized value]."},
+                "eu_pnr": {"type": "array", "description": "Identifier types from EU PNR."},
+                "markings": {"type": "array", "items": {"type": "string"}},
+                "place": {"type": ["object", "null"], "description": "Codes, circle, window."},
+            },
+        },
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": "The event or operation id."},
                 "bindingVersion": _BINDING_VERSION,
             }
         },

@@ -17,6 +17,8 @@ from intelbus.settings import Settings
 from intelbus.topics import TopicMap, load_topic_map
 
 __all__ = [
+    "deconflict_group",
+    "deconflict_transactional_id",
     "principal_prefix",
     "publisher_transactional_id",
     "reader_group",
@@ -66,3 +68,14 @@ def reader_group(settings: Settings, role: str) -> str:
 def publisher_transactional_id(settings: Settings) -> str:
     """One per all-or-nothing publish: nothing to fence, so never reused."""
     return principal_prefix(settings, settings.principal) + f"publish.{uuid.uuid4().hex}"
+
+
+def deconflict_group(settings: Settings) -> str:
+    """The deconfliction service's consumer group (one member: its index spans agencies)."""
+    deconflictor = load_principals(settings.policies_dir).deconflictor
+    return principal_prefix(settings, deconflictor) + "deconflict"
+
+
+def deconflict_transactional_id(settings: Settings) -> str:
+    """Fixed: a restarted service fences its predecessor and aborts what it left open."""
+    return f"{deconflict_group(settings)}-0"

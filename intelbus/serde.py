@@ -32,6 +32,8 @@ from intelbus.errors import IntelbusError
 from intelbus.models import (
     CaseOutcome,
     ChainSeal,
+    DeconflictionCheck,
+    DeconflictionNotice,
     DisclosureAuthorization,
     HitAnswer,
     HitReport,
@@ -39,6 +41,7 @@ from intelbus.models import (
     LifecycleNotice,
     Lookout,
     OfficerSafetyAlert,
+    Operation,
     Pointer,
     PolicyDecision,
     Record,
@@ -93,6 +96,9 @@ MESSAGE_TYPES: tuple[type[Record], ...] = (
     LifecycleNotice,
     HitReport,
     HitAnswer,
+    Operation,
+    DeconflictionNotice,
+    DeconflictionCheck,
 )
 COMPATIBILITY = "BACKWARD"
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}

@@ -26,9 +26,9 @@ from intelbus.yamlfile import load_yaml_model
 __all__ = ["TopicMap", "TopicSpec", "apply_topics", "load_topic_map", "replication_on"]
 
 RECIPIENT_ROLES = ("feed", "alerts", "parked")
-PUBLISHER_ROLES = ("lookouts", "officer_safety", "outcomes", "hits")
+PUBLISHER_ROLES = ("lookouts", "officer_safety", "outcomes", "hits", "operations")
 APPROVER_ROLES = ("authorizations",)
-TOPIC_ROLES = ("decisions", "dead_letter", "lifecycle")
+TOPIC_ROLES = ("decisions", "dead_letter", "lifecycle", "deconflict_index", "deconflict_notices")
 _TIMEOUT_S = 30
 MIN_INSYNC = "min.insync.replicas"
 
@@ -128,6 +128,9 @@ class TopicMap:
     def outcomes(self, publisher: str) -> str:
         return self.of_publisher("outcomes", publisher).name
 
+    def operations(self, publisher: str) -> str:
+        return self.of_publisher("operations", publisher).name
+
     def authorizations(self, approver: str) -> str:
         return self.of_publisher("authorizations", approver).name
 
@@ -150,6 +153,14 @@ class TopicMap:
     @property
     def lifecycle(self) -> str:
         return self.role("lifecycle").name
+
+    @property
+    def deconflict_index(self) -> str:
+        return self.role("deconflict_index").name
+
+    @property
+    def deconflict_notices(self) -> str:
+        return self.role("deconflict_notices").name
 
     def of_recipient(self, role: str, recipient: str) -> TopicSpec:
         declared = self._file.per_recipient[role]

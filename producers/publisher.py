@@ -8,7 +8,8 @@ or none, so a broker failure half-way never leaves half a batch on the bus.
 Keys keep what must stay in order together: every version and the withdrawal of a lookout
 are keyed by its event id (one partition, where the router keeps the event's state), an
 alert by its first subject's identifier (falling back to its event id), an authorization by
-its id (the topic is compacted by it), a case outcome by the event it reports on.
+its id (the topic is compacted by it), a case outcome by the event it reports on, an
+operation by its id.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from intelbus.access.principals import Role, load_principals
 from intelbus.errors import IntelbusError
 from intelbus.models import (
     CaseOutcome,
+    DeconflictionCheck,
     DisclosureAuthorization,
     HitAnswer,
     HitReport,
     Lookout,
     OfficerSafetyAlert,
+    Operation,
     Record,
     Withdrawal,
 )
@@ -50,6 +53,8 @@ _TOPIC_ROLE: dict[type[Record], str] = {
     CaseOutcome: "outcomes",
     HitReport: "hits",
     HitAnswer: "hits",
+    Operation: "operations",
+    DeconflictionCheck: "operations",
 }
 
 
@@ -77,6 +82,10 @@ def message_key(record: Record) -> str:
             return record.authorization_id
         case CaseOutcome() | HitReport() | HitAnswer():
             return record.event_id
+        case Operation():
+            return record.operation_id
+        case DeconflictionCheck():
+            return record.check_id
     raise TypeError(f"{type(record).__name__} is not published by producers")
 
 
@@ -87,18 +96,24 @@ def _event_id(record: Record) -> str:
         return record.outcome_id
     if isinstance(record, HitReport | HitAnswer):
         return record.hit_id
+    if isinstance(record, Operation):
+        return record.operation_id
+    if isinstance(record, DeconflictionCheck):
+        return record.check_id
     assert isinstance(record, Lookout | OfficerSafetyAlert | Withdrawal)
     return record.event_id
 
 
 def _declared_agency(record: Record) -> str:
     match record:
-        case Lookout() | OfficerSafetyAlert():
+        case Lookout() | OfficerSafetyAlert() | Operation():
             return record.originator.agency
         case CaseOutcome():
             return record.reported_by
         case Withdrawal():
             return record.originator
+        case DeconflictionCheck():
+            return record.asked_by.agency
         case HitReport():
             return record.reported_by
         case HitAnswer():

@@ -5,7 +5,9 @@ PNR; an ICE operation in a remote Border Patrol sector (officer-safety alert); a
 gang lookout (ORCON); a NOFORN lookout at Blaine. Phase 2: CBP grants ICE a third-party
 disclosure authorization for the PNR case, then the next lookout of that case arrives.
 Phase 3, the life of a lookout: CBP reports the seizure on LADY MARISOL (it reaches ICE, the
-originator), ICE updates its gang lookout, CBP withdraws the Blaine lookout.
+originator), ICE updates its gang lookout, CBP withdraws the Blaine lookout. Before it,
+deconfliction: CBP Air and Marine plans to interdict LADY MARISOL, which ICE tracks, and two
+operations in the Laredo sector overlap (the inspector general's report, seeds/000).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from intelbus.models import (
     DisclosureAuthorization,
     Lookout,
     OfficerSafetyAlert,
+    Operation,
     Record,
     Withdrawal,
 )
 from services.examples import EXAMPLES_DIR, load_example
 
-__all__ = ["PHASE_1", "PHASE_2", "PHASE_3", "TITLES", "load_phase"]
+__all__ = ["DECONFLICTION", "PHASE_1", "PHASE_2", "PHASE_3", "TITLES", "load_phase"]
 
 PHASE_1: list[tuple[type[Record], str]] = [
     (Lookout, "lookouts/miami-vessel-tracked-by-ice.json"),
@@ -34,6 +37,12 @@ PHASE_1: list[tuple[type[Record], str]] = [
 PHASE_2: list[tuple[type[Record], str]] = [
     (DisclosureAuthorization, "authorizations/cbp-grants-ice-pnr-disclosure.json"),
     (Lookout, "lookouts/eu-pnr-ntc-update.json"),
+]
+# Published after phase 2, before the seizure of phase 3: operations, for deconfliction only.
+DECONFLICTION: list[tuple[type[Record], str]] = [
+    (Operation, "operations/amo-interdiction-lady-marisol.json"),
+    (Operation, "operations/laredo-hsi-stash-house.json"),
+    (Operation, "operations/laredo-usbp-sensor-line.json"),
 ]
 # Published once phase 1 is routed: an outcome is reported on a lookout its reporter holds.
 PHASE_3: list[tuple[type[Record], str]] = [
@@ -53,6 +62,9 @@ TITLES = {
     "cbp-amo-mia-out-2026-0044": "CBP outcome: seizure on LADY MARISOL",
     "cbp-tpr-2026-0031": "CBP disclosure authorization for ICE",
     "ice-hsi-mia-hit-2026-0007": "ICE hit on the CBP PNR lookout (Miami airport)",
+    "cbp-amo-miami-2026-0142": "CBP AMO interdiction of LADY MARISOL (Miami)",
+    "ice-hsi-lrt-2026-0311": "ICE HSI operation north of Laredo",
+    "cbp-usbp-lrt-2026-0877": "Border Patrol sensor-line operation, Laredo",
 }
 
 

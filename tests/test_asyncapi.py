@@ -165,9 +165,17 @@ def test_what_each_channel_carries(document: dict[str, Any]) -> None:
         "CaseOutcome",
         "HitReport",
         "HitAnswer",
+        "DeconflictionNotice",
     }
     assert _carried(document, "hits") == {"HitReport", "HitAnswer"}
-    assert _carried(document, "alerts") == {"OfficerSafetyAlert", "Pointer", "LifecycleNotice"}
+    assert _carried(document, "alerts") == {
+        "OfficerSafetyAlert",
+        "Pointer",
+        "LifecycleNotice",
+        "DeconflictionNotice",
+    }
+    assert _carried(document, "operations") == {"Operation", "DeconflictionCheck"}
+    assert _carried(document, "deconflictNotices") == {"DeconflictionNotice", "DeconflictionCheck"}
     assert _carried(document, "parked") == {
         "Lookout",
         "OfficerSafetyAlert",
@@ -176,6 +184,7 @@ def test_what_each_channel_carries(document: dict[str, Any]) -> None:
         "CaseOutcome",
         "HitReport",
         "HitAnswer",
+        "DeconflictionNotice",
     }
     assert _carried(document, "decisions") == {"PolicyDecision", "ChainSeal", "KeyRotation"}
     every = set().union(*(_carried(document, channel) for channel in CHANNEL_ROLES))

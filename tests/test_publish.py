@@ -16,6 +16,7 @@ from intelbus.models import (
     DisclosureAuthorization,
     Lookout,
     OfficerSafetyAlert,
+    Operation,
     PersonIdentity,
     Record,
     Subjects,
@@ -34,6 +35,7 @@ EXAMPLE_FILES: dict[type[Record], list[Path]] = {
     DisclosureAuthorization: sorted((EXAMPLES / "authorizations").glob("*.json")),
     CaseOutcome: sorted((EXAMPLES / "outcomes").glob("*.json")),
     Withdrawal: sorted((EXAMPLES / "withdrawals").glob("*.json")),
+    Operation: sorted((EXAMPLES / "operations").glob("*.json")),
 }
 
 

@@ -8,6 +8,8 @@ grant below allows. READ and WRITE on a topic imply DESCRIBE (Kafka's implicatio
   authorizations topic);
 - the router reads the inbound and authorizations topics, writes the feeds, alerts, the
   decision log and the dead letter, and reads and writes its lifecycle changelog;
+- the deconflictor reads every publisher's lookouts and operations and its index changelog,
+  and writes that changelog and the deconfliction notices (which the router reads);
 - the reviewer reads the decision log and the dead letter, and may describe the router's
   consumer groups and the inbound topics they consume: enough to fetch the chain heads the
   router commits with its offsets (``audit verify`` checks the log still holds them), not
@@ -87,6 +89,7 @@ def _grants_of(
                 topics.outcomes(publisher.id),
                 topics.hits(publisher.id),
             ]
+            inbound.append(topics.operations(publisher.id))
             if publisher.approves_disclosures:
                 inbound.append(topics.authorizations(publisher.id))
             return _topic(name, Operation.WRITE, inbound)
@@ -94,7 +97,7 @@ def _grants_of(
             reads = (
                 _routed(topics, principals)
                 + [topics.authorizations(approver.id) for approver in principals.approvers]
-                + [topics.lifecycle]
+                + [topics.lifecycle, topics.deconflict_notices]
             )
             writes = [
                 topic
@@ -102,13 +105,27 @@ def _grants_of(
                 for topic in (topics.feed(recipient), topics.alerts(recipient))
             ] + [topics.decisions, topics.dead_letter, topics.lifecycle]
             return _topic(name, Operation.READ, reads) + _topic(name, Operation.WRITE, writes)
+        case Role.DECONFLICTOR:
+            watched = [
+                topic
+                for publisher in principals.publishers
+                for topic in (topics.lookouts(publisher.id), topics.operations(publisher.id))
+            ]
+            own = [topics.deconflict_index]
+            return _topic(name, Operation.READ, watched + own) + _topic(
+                name, Operation.WRITE, [*own, topics.deconflict_notices]
+            )
         case Role.REVIEWER:
             # Fetching a group's committed offsets takes DESCRIBE on the group and on each
             # topic (the broker silently leaves out topics it may not describe).
             router_groups = principal_prefix(settings, principals.router)
             return (
                 _topic(name, Operation.READ, [topics.decisions, topics.dead_letter])
-                + _topic(name, Operation.DESCRIBE, _routed(topics, principals))
+                + _topic(
+                    name,
+                    Operation.DESCRIBE,
+                    [*_routed(topics, principals), topics.deconflict_notices],
+                )
                 + [Grant(name, Resource.GROUP, router_groups, Operation.DESCRIBE, prefixed=True)]
             )
     raise AssertionError(who.role)

@@ -37,6 +37,7 @@ class Role(enum.StrEnum):
     ROUTER = "router"
     REVIEWER = "reviewer"
     PUBLISHER = "publisher"
+    DECONFLICTOR = "deconflictor"
     SUBSCRIBER = "subscriber"
 
 
@@ -66,6 +67,7 @@ class PrincipalsFile(_Strict):
     operator: NonEmpty
     router: NonEmpty
     reviewer: NonEmpty
+    deconflictor: NonEmpty = "deconflict"
     publishers: list[Publisher]
 
     @model_validator(mode="after")
@@ -94,6 +96,7 @@ class Principals:
     reviewer: str
     publishers: tuple[Publisher, ...]
     recipients: tuple[str, ...]
+    deconflictor: str = "deconflict"
 
     @property
     def all(self) -> list[Principal]:
@@ -101,6 +104,7 @@ class Principals:
             Principal(self.operator, Role.OPERATOR),
             Principal(self.router, Role.ROUTER),
             Principal(self.reviewer, Role.REVIEWER),
+            Principal(self.deconflictor, Role.DECONFLICTOR),
             *(Principal(p.principal, Role.PUBLISHER, p.id) for p in self.publishers),
             *(Principal(subscriber_principal(r), Role.SUBSCRIBER, r) for r in self.recipients),
         ]
@@ -129,4 +133,5 @@ def load_principals(policies_dir: Path) -> Principals:
         reviewer=data.reviewer,
         publishers=tuple(data.publishers),
         recipients=tuple(r.id for r in load_recipients(policies_dir)),
+        deconflictor=data.deconflictor,
     )

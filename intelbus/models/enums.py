@@ -8,6 +8,7 @@ __all__ = [
     "Component",
     "Decision",
     "DeclaredPurpose",
+    "DeconflictionMatch",
     "EventKind",
     "Marking",
     "NoticeKind",
@@ -107,6 +108,12 @@ class OutcomeKind(StrEnum):
     OTHER = "OTHER"
 
 
+class DeconflictionMatch(StrEnum):
+    SAME_TARGET = "SAME_TARGET"
+    PLACE_AND_TIME = "PLACE_AND_TIME"
+    UNKNOWN = "UNKNOWN"
+
+
 class NoticeKind(StrEnum):
     WITHDRAWN = "WITHDRAWN"
     EXPIRED = "EXPIRED"
@@ -116,6 +123,8 @@ class NoticeKind(StrEnum):
 class EventKind(StrEnum):
     LOOKOUT = "LOOKOUT"
     OFFICER_SAFETY_ALERT = "OFFICER_SAFETY_ALERT"
+    DECONFLICTION_NOTICE = "DECONFLICTION_NOTICE"
+    DECONFLICTION_CHECK = "DECONFLICTION_CHECK"
 
 
 class Decision(StrEnum):

@@ -32,6 +32,7 @@ from intelbus.models.enums import (
     Component,
     Decision,
     DeclaredPurpose,
+    DeconflictionMatch,
     EventKind,
     Marking,
     NoticeKind,
@@ -46,6 +47,8 @@ from intelbus.models.enums import (
 __all__ = [
     "CaseOutcome",
     "ChainSeal",
+    "DeconflictionCheck",
+    "DeconflictionNotice",
     "DisclosureAuthorization",
     "Handling",
     "HitAnswer",
@@ -55,6 +58,8 @@ __all__ = [
     "Location",
     "Lookout",
     "OfficerSafetyAlert",
+    "Operation",
+    "OperationPlace",
     "Originator",
     "PersonIdentity",
     "PnrExtract",
@@ -96,6 +101,8 @@ def _utc_millis(value: dt.datetime) -> dt.datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_utc_millis)]
 _ALIEN_NUMBER = re.compile(r"A?\d{8,9}")
 _VIN = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
+_IMO = re.compile(r"(?:IMO[ -]?)?(\d{7})", re.IGNORECASE)
+_MMSI = re.compile(r"\d{9}")
 
 
 def _alien_number(value: str) -> str:
@@ -107,6 +114,29 @@ def _alien_number(value: str) -> str:
 def _vin(value: str) -> str:
     if not _VIN.fullmatch(value):
         raise ValueError("a VIN is 17 letters and digits, without I, O or Q")
+    return value
+
+
+def imo_digits(value: str) -> str | None:
+    """The 7 digits of an IMO number, if ``value`` is one: its last digit is the sum of the
+    first six weighted 7..2, modulo 10 (so a mistyped digit is caught, not matched)."""
+    found = _IMO.fullmatch(value.strip())
+    if found is None:
+        return None
+    digits = found.group(1)
+    check = sum(int(d) * w for d, w in zip(digits[:6], range(7, 1, -1), strict=True)) % 10
+    return digits if check == int(digits[6]) else None
+
+
+def _imo(value: str) -> str:
+    if imo_digits(value) is None:
+        raise ValueError("an IMO number is 7 digits (optionally after 'IMO '), a valid check digit")
+    return value
+
+
+def _mmsi(value: str) -> str:
+    if not _MMSI.fullmatch(value.replace(" ", "")):
+        raise ValueError("an MMSI is 9 digits")
     return value
 
 
@@ -195,11 +225,13 @@ class Vessel(Record):
     hull_id: NonEmpty | None = None
     call_sign: NonEmpty | None = None
     flag_country: Country | None = None
+    imo: Annotated[str, AfterValidator(_imo)] | None = None
+    mmsi: Annotated[str, AfterValidator(_mmsi)] | None = None
 
     @model_validator(mode="after")
     def _identified(self) -> Self:
-        if not (self.hull_id or self.call_sign or self.name):
-            raise ValueError("a vessel needs a hull id, a call sign or a name")
+        if not (self.hull_id or self.call_sign or self.name or self.imo or self.mmsi):
+            raise ValueError("a vessel needs a hull id, a call sign, a name, an IMO or an MMSI")
         return self
 
     @property
@@ -208,6 +240,10 @@ class Vessel(Record):
             return f"vessel:hull:{self.hull_id}"
         if self.call_sign:
             return f"vessel:callsign:{self.call_sign}"
+        if self.imo:
+            return f"vessel:imo:{imo_digits(self.imo)}"
+        if self.mmsi:
+            return f"vessel:mmsi:{self.mmsi.replace(' ', '')}"
         return f"vessel:name:{(self.name or '').upper()}"
 
 
@@ -216,6 +252,7 @@ class Subjects(Record):
     persons: list[PersonIdentity] = []
     vehicles: list[Vehicle] = []
     vessels: list[Vessel] = []
+    phones: list[NonEmpty] = []
 
     @property
     def key(self) -> str | None:
@@ -315,6 +352,95 @@ class OfficerSafetyAlert(Record):
     @classmethod
     def _window_ends_after_start(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
         return _after(value, info, "window_start")
+
+
+class OperationPlace(Record):
+    avro_name = "intelbus.OperationPlace"
+    area_codes: list[NonEmpty] = []
+    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    radius_km: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Self:
+        circle = (self.latitude, self.longitude, self.radius_km)
+        if any(v is None for v in circle) and any(v is not None for v in circle):
+            raise ValueError("latitude, longitude and radiusKm go together: give all or none")
+        if not self.area_codes and self.latitude is None:
+            raise ValueError("an operation's place needs areaCodes or a point with radiusKm")
+        return self
+
+
+class Operation(Record):
+    avro_name = "intelbus.Operation"
+    operation_id: NonEmpty
+    version: Annotated[AvroInt, Field(ge=1)] = 1
+    issued_at: Instant
+    originator: Originator
+    task_force: NonEmpty | None = None
+    place: OperationPlace
+    window_start: Instant
+    window_end: Instant
+    targets: Subjects
+    case_reference: NonEmpty | None = None
+    handling: Handling
+
+    @field_validator("window_end")
+    @classmethod
+    def _window_ends_after_start(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        return _after(value, info, "window_start")
+
+
+class DeconflictionCheck(Record):
+    avro_name = "intelbus.DeconflictionCheck"
+    check_id: NonEmpty
+    asked_at: Instant
+    asked_by: Originator
+    targets: Subjects
+    place: OperationPlace | None = None
+    window_start: Instant
+    window_end: Instant
+    purpose: NonEmpty
+
+    @field_validator("window_end")
+    @classmethod
+    def _window_ends_after_start(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        return _after(value, info, "window_start")
+
+    @model_validator(mode="after")
+    def _asks_something(self) -> Self:
+        if self.place is None and not any(
+            (self.targets.persons, self.targets.vehicles, self.targets.vessels, self.targets.phones)
+        ):
+            raise ValueError("a check asks about targets, a place, or both")
+        return self
+
+    @property
+    def event_id(self) -> str:
+        return self.check_id
+
+
+class DeconflictionNotice(Record):
+    avro_name = "intelbus.DeconflictionNotice"
+    notice_id: NonEmpty
+    match: DeconflictionMatch
+    noticed_at: Instant
+    to_agency: NonEmpty
+    to_task_force: NonEmpty | None = None
+    your_event_id: NonEmpty
+    other_agency: NonEmpty
+    other_point_of_contact: NonEmpty
+    other_event_id: NonEmpty
+    identifier_type: NonEmpty | None = None
+    markings: list[Marking] = []
+    orcon_agencies: list[NonEmpty] = []
+    from_eu_pnr: bool = False
+
+    @property
+    def event_id(self) -> str:
+        """A notice is an event of its own for feeds and the decision log."""
+        return self.notice_id
 
 
 def _holds(value: bool) -> bool:

@@ -24,7 +24,7 @@ from intelbus.policy.recipients import Recipient, load_recipients
 from intelbus.policy.sensitive import SensitiveTerms, load_sensitive_terms
 from intelbus.yamlfile import load_yaml_model, refuse_repeated
 
-__all__ = ["RULE_IDS", "PolicySet", "load_policy_set", "policy_version"]
+__all__ = ["DECONFLICTION_RULE_IDS", "RULE_IDS", "PolicySet", "load_policy_set", "policy_version"]
 
 RULES_FILE = "rules.yaml"
 RULE_IDS = (
@@ -44,6 +44,14 @@ RULE_IDS = (
     "fail-closed",
     "officer-safety",
 )
+# The rules of deconfliction notices (intelbus.policy.deconfliction), required like the above.
+DECONFLICTION_RULE_IDS = (
+    "deconfliction",
+    "deconfliction-noforn",
+    "deconfliction-eu-pnr",
+    "deconfliction-orcon",
+    "deconfliction-check",
+)
 
 
 class _Rule(BaseModel):
@@ -53,7 +61,18 @@ class _Rule(BaseModel):
 
 
 class PlainRule(_Rule):
-    id: Literal["dhs-need-to-know", "most-restrictive", "expiry", "fail-closed", "officer-safety"]
+    id: Literal[
+        "dhs-need-to-know",
+        "most-restrictive",
+        "expiry",
+        "fail-closed",
+        "officer-safety",
+        "deconfliction",
+        "deconfliction-noforn",
+        "deconfliction-eu-pnr",
+        "deconfliction-orcon",
+        "deconfliction-check",
+    ]
 
 
 class PnrScopeRule(_Rule):
@@ -136,7 +155,8 @@ class RulesFile(BaseModel):
     @model_validator(mode="after")
     def _every_rule_once(self) -> Self:
         ids = [rule.id for rule in self.rules]
-        missing = [rule_id for rule_id in RULE_IDS if rule_id not in ids]
+        required = RULE_IDS + DECONFLICTION_RULE_IDS
+        missing = [rule_id for rule_id in required if rule_id not in ids]
         if missing:
             raise ValueError(f"missing rules (the router fails closed without them): {missing}")
         refuse_repeated(type(self).__name__, "rules", ids)

@@ -32,6 +32,9 @@ from intelbus.headers import DeadLetterHeaders, DeliveryHeaders, Headers
 from intelbus.models import (
     CaseOutcome,
     Decision,
+    DeconflictionCheck,
+    DeconflictionMatch,
+    DeconflictionNotice,
     EventKind,
     HitAnswer,
     HitReport,
@@ -42,6 +45,7 @@ from intelbus.models import (
     Priority,
     Withdrawal,
 )
+from intelbus.policy.deconfliction import notice_verdict
 from intelbus.policy.engine import PolicyEngine, Verdict
 from intelbus.policy.hits import HitDeadlines
 from intelbus.position import Position
@@ -86,6 +90,9 @@ class FanoutTopics:
     originators: Mapping[str, str]
     lifecycle: str | None = None  # the changelog of a lane that keeps events' state
     watch: Mapping[str, str] | None = None  # each recipient's alerts topic: escalations
+    # Each recipient's feed and alerts topics, on the lane that routes deconfliction notices
+    # (which only the deconfliction service may write: the broker proves their origin).
+    notices: tuple[str, Mapping[str, str], Mapping[str, str]] | None = None
 
 
 class _Views:
@@ -143,6 +150,8 @@ class Fanout:
         """Every recipient's view and decision record (decided at ``at``), and the dead
         letter if the policy failed closed; for a withdrawal, every holder's notice."""
         event, value = decoded.record, inbound.value
+        if isinstance(event, DeconflictionNotice | DeconflictionCheck):
+            return self._deconfliction(inbound, event, decoded, at)
         assert isinstance(event, Routed)
         assert value is not None
         claimed = _claimed_agency(event)
@@ -397,6 +406,70 @@ class Fanout:
         escalated = {**hit, "status": "escalated"}
         outbound.append(self._remember(replace(state, hits={**state.hits, hit_id: escalated})))
         self.counts["escalation"] += 1
+        return outbound
+
+    def _deconfliction(
+        self,
+        inbound: Inbound,
+        notice: DeconflictionNotice | DeconflictionCheck,
+        decoded: Decoded,
+        at: dt.datetime,
+    ) -> list[Outbound]:
+        """A notice, whole, to each recipient the deconfliction rules let know (a same-target
+        notice on its feed, a place-and-time conflict on its alerts); a decision for each. A
+        question (a check) is logged for each recipient and delivered to none."""
+        assert self._topics.notices is not None
+        source, feeds, alerts = self._topics.notices
+        if inbound.position.topic != source:
+            why = f"a deconfliction record on {inbound.position.topic}, not on {source}"
+            return [self._dead_letter(inbound, "originator-mismatch", why)]
+        if isinstance(notice, DeconflictionCheck):
+            return self._question(inbound, notice, at)
+        topics = alerts if notice.match is DeconflictionMatch.PLACE_AND_TIME else feeds
+        ref = EventRef(notice.notice_id, 1, EventKind.DECONFLICTION_NOTICE.value)
+        outbound = []
+        for recipient in self._recipients:
+            verdict = notice_verdict(self._engine.policy, notice, recipient)
+            topic = topics[recipient] if verdict.decision is Decision.DELIVER else None
+            chain, decision = self._chains.decision(inbound.position, ref, verdict, topic, at)
+            if topic is not None:
+                headers = DeliveryHeaders(
+                    notice.notice_id,
+                    verdict.decision.label,
+                    verdict.rules,
+                    (),
+                    decision["decisionId"],
+                    self._engine.policy.version,
+                )
+                outbound.append(Outbound(topic, inbound.key, decoded.wire, headers.encode()))
+            outbound.append(
+                Outbound(
+                    self._topics.decisions,
+                    chain.encode(),
+                    self._codecs.decision.encode(avro_dict(decision)),
+                )
+            )
+            self.counts[f"deconfliction-{verdict.decision.label}"] += 1
+        return outbound
+
+    def _question(
+        self, inbound: Inbound, check: DeconflictionCheck, at: dt.datetime
+    ) -> list[Outbound]:
+        asker = check.asked_by
+        why = f"asked by {asker.agency} ({asker.point_of_contact}): {check.purpose}"
+        ref = EventRef(check.check_id, 1, EventKind.DECONFLICTION_CHECK.value)
+        outbound = []
+        for recipient in self._recipients:
+            verdict = _notice_verdict(recipient, Decision.DENY, ("deconfliction-check",), why)
+            chain, decision = self._chains.decision(inbound.position, ref, verdict, None, at)
+            outbound.append(
+                Outbound(
+                    self._topics.decisions,
+                    chain.encode(),
+                    self._codecs.decision.encode(avro_dict(decision)),
+                )
+            )
+        self.counts["deconfliction-check"] += 1
         return outbound
 
     def _homes(self, agency: str) -> list[str]:

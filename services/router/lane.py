@@ -133,6 +133,7 @@ class Lane:
                 context.agencies,
                 topics.lifecycle if self.lifecycle else None,
                 {r: topics.alerts(r) for r in engine.policy.recipients},
+                _notices(topics, config, engine.policy.recipients),
             ),
             self.serdes.codecs,
             self.transactional_id,
@@ -348,3 +349,13 @@ class Lane:
             authorizations=len(self.authorizations.book),
         )
         counts.clear()
+
+
+def _notices(
+    topics: TopicMap, config: LaneConfig, recipients: Mapping[str, object]
+) -> tuple[str, dict[str, str], dict[str, str]] | None:
+    """Where the lane that reads deconfliction notices delivers them, if this lane does."""
+    if topics.deconflict_notices not in config.topics:
+        return None
+    feeds = {r: topics.feed(r) for r in recipients}
+    return topics.deconflict_notices, feeds, {r: topics.alerts(r) for r in recipients}

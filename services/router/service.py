@@ -16,6 +16,8 @@ import structlog
 from intelbus.access.principals import load_principals
 from intelbus.models import (
     CaseOutcome,
+    DeconflictionCheck,
+    DeconflictionNotice,
     HitAnswer,
     HitReport,
     Lookout,
@@ -105,7 +107,9 @@ class Router:
                 {
                     self.topics.officer_safety(p.id): (OfficerSafetyAlert,)
                     for p in self.principals.publishers
-                },
+                }
+                # Deconfliction notices: a conflict of operations is an officer-safety alert.
+                | {self.topics.deconflict_notices: (DeconflictionNotice, DeconflictionCheck)},
                 OfficerSafetyAlert,
                 "alerts",
                 s.alert_commit_interval_ms / 1000,

@@ -1,0 +1,1 @@
+"""Deconfliction: target identifiers, the index of active entries, place and time overlap."""

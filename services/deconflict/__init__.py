@@ -1,0 +1,1 @@
+"""The deconfliction service (intelbus deconflict run)."""
