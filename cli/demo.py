@@ -424,7 +424,7 @@ class Demo:
 
     def _console(self, key: Ed25519PublicKey) -> None:
         """How to open this run's decision log in the compliance console."""
-        _heading(self.say, "7. The compliance console")
+        _heading(self.say, "8. The compliance console")
         directory = self.settings.home / "console" / self.settings.topic_prefix.rstrip(".")
         make_private_directory(directory)
         trusted = directory / "trusted-keys"
