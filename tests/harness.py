@@ -78,12 +78,15 @@ def _containers() -> Iterator[Endpoints]:
 def _local_stack() -> Iterator[Endpoints]:
     settings = Settings()
     stack = LocalStack(settings, say=lambda line: print(f"[stack] {line}"))
-    was_running = stack.is_up()
+    # Stopped afterwards only if nothing of it ran: a stack another session is restarting a
+    # server of (a rotation restarts the registry) is not ours to stop.
+    servers = [stack.registry, *(kafka.process for kafka in stack.nodes)]
+    ours = all(server.pid() is None for server in servers)
     stack.up()
     try:
         yield Endpoints(settings.bootstrap_servers, settings.schema_registry_url, "local stack")
     finally:
-        if not was_running:
+        if ours:
             stack.down()
 
 

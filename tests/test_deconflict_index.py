@@ -161,11 +161,12 @@ def test_noforn_notice_never_reaches_a_task_force_with_foreign_members() -> None
     assert verdicts == {"CBP": {"cbp"}, "ICE": {"ice"}}
 
 
-def test_eu_pnr_match_is_told_to_cbp_only() -> None:
+def test_eu_pnr_match_is_told_to_cbp_only_whichever_came_first() -> None:
     phones = Subjects(phones=["+49 30 5550 1234"])
     pnr_lookout = from_lookout(lookout(originator=CBP, subjects=Subjects(), pnr=pnr()))
     planned = from_operation(operation(originator=ICE, targets=phones))
     assert _delivered(pnr_lookout, planned) == {"CBP": {"cbp"}, "ICE": set()}
+    assert _delivered(planned, pnr_lookout) == {"CBP": {"cbp"}, "ICE": set()}
 
 
 def test_orcon_match_is_told_to_its_originator_only() -> None:

@@ -34,6 +34,8 @@ class Conflict:
     identifier: Identifier | None  # the one reported (by type only), for SAME_TARGET
 
     def from_eu_pnr(self, entry: Entry) -> bool:
+        """Did the matched identifier come from EU PNR, in ``entry`` (the event that found
+        the conflict) or in the other? Both notices of a pair ask about both entries."""
         return self.identifier is not None and (
             self.identifier in entry.eu_pnr or self.identifier in self.other.eu_pnr
         )

@@ -28,7 +28,9 @@ def _markings(*entries: Entry) -> list[Marking]:
     return sorted(found, key=lambda m: m.value)
 
 
-def _to(to: Entry, other: Entry, conflict: Conflict, at: dt.datetime) -> DeconflictionNotice:
+def _to(
+    to: Entry, other: Entry, conflict: Conflict, from_eu_pnr: bool, at: dt.datetime
+) -> DeconflictionNotice:
     orcon = sorted({e.agency for e in (to, other) if Marking.ORCON.value in e.markings})
     return DeconflictionNotice(
         notice_id=notice_id(conflict.match.value, to.event_id, other.event_id),
@@ -43,10 +45,16 @@ def _to(to: Entry, other: Entry, conflict: Conflict, at: dt.datetime) -> Deconfl
         identifier_type=conflict.identifier.type if conflict.identifier else None,
         markings=_markings(to, other),
         orcon_agencies=orcon,
-        from_eu_pnr=conflict.from_eu_pnr(to),
+        from_eu_pnr=from_eu_pnr,
     )
 
 
 def notices(entry: Entry, conflict: Conflict, at: dt.datetime) -> list[DeconflictionNotice]:
-    """The notice to ``entry``'s agency and the one to the other party's."""
-    return [_to(entry, conflict.other, conflict, at), _to(conflict.other, entry, conflict, at)]
+    """The notice to ``entry``'s agency and the one to the other party's; both say whether
+    the matched identifier came from EU PNR in either entry (the other party's included: it
+    may be the one that holds the PNR)."""
+    pnr = conflict.from_eu_pnr(entry)
+    return [
+        _to(entry, conflict.other, conflict, pnr, at),
+        _to(conflict.other, entry, conflict, pnr, at),
+    ]
