@@ -86,7 +86,7 @@ def _handler(upstream: str, proxy: RegistryProxy) -> type[http.server.BaseHTTPRe
             self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
-            pass
+            """Quiet: a test's output is its assertions, not the proxy's access log."""
 
     return Handler
 

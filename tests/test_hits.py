@@ -10,12 +10,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 from intelbus.models import HitAnswer, HitReport, LifecycleNotice, Lookout, NoticeKind, Priority
 from intelbus.settings import Settings
+from intelbus.waiting import wait_for
 from producers.publisher import Publisher
 from services.router.progress import wait_until_all_routed
 from tests import factories
@@ -78,10 +78,19 @@ def test_hit_confirmed_in_time_reaches_the_reporter_and_never_escalates(
         assert dt.datetime.now(dt.UTC) - hit.reported_at < dt.timedelta(seconds=10)
         confirmed = feed_of(settings, [bus.topics.feed("ice")], 2)[lookout.event_id]
         assert [m["record"] for m in confirmed][1:] == [answer]
-        # An answered hit must not escalate: nothing to await but its deadline passing
-        # (and a commit interval after it).
-        past = hit.reported_at + dt.timedelta(seconds=11.5) - dt.datetime.now(dt.UTC)
-        time.sleep(max(past.total_seconds(), 0))
+        # An answered hit must not escalate. A control hit, reported later and never
+        # answered, escalates at its (later) deadline: by then the answered hit's has passed.
+        control = _urgent_cbp_lookout()
+        publisher.publish(control)
+        publisher.publish(_hit(control.event_id))
+        wait_for(
+            lambda: any(
+                d.event_id == control.event_id and d.decision.label == "escalate"
+                for d in decisions_of(settings, bus.topics.decisions)
+            ),
+            timeout=60,
+            what="the unanswered control hit to escalate",
+        )
     mine = [
         d for d in decisions_of(settings, bus.topics.decisions) if d.event_id == lookout.event_id
     ]

@@ -30,10 +30,10 @@ class AtLeastOnce:
         self._consumer = consumer
 
     def init_transactions(self, *_: Any) -> None:
-        pass
+        """Nothing to fence: there is no transactional id."""
 
     def begin_transaction(self) -> None:
-        pass
+        """Nothing to open: every record is visible once sent."""
 
     def send_offsets_to_transaction(
         self, offsets: list[TopicPartition], _: Any, timeout: float
@@ -45,7 +45,7 @@ class AtLeastOnce:
         self._producer.flush(timeout)
 
     def abort_transaction(self, *_: Any) -> None:
-        pass
+        """Nothing to take back: what was sent is out (the flaw this router exists for)."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._producer, name)
